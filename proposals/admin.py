@@ -1,0 +1,156 @@
+"""Curation screens. Writes go through the same services as the API, so the stored status is
+recomputed whenever events change; eager loading comes from the models' QuerySets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from proposals.models import Actor, Citation, Event, Measure, Position
+from proposals.services import measure_recompute_status
+
+
+class CitationInline(admin.TabularInline):
+    model = Citation
+    extra = 0
+    autocomplete_fields = ["source"]
+    fields = ["source", "locator", "quote"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Citation]:
+        return super().get_queryset(request).select_related("source")
+
+
+class MeasureCitationInline(CitationInline):
+    fk_name = "measure"
+    verbose_name = "citation of the measure"
+    verbose_name_plural = "citations of the measure"
+
+
+class EventCitationInline(CitationInline):
+    fk_name = "event"
+
+
+class PositionCitationInline(CitationInline):
+    fk_name = "position"
+
+
+class EventInline(admin.TabularInline):
+    model = Event
+    extra = 0
+    autocomplete_fields = ["actor"]
+    fields = ["date", "date_precision", "kind", "actor", "certainty", "scope_note"]
+    show_change_link = True  # citations of an event are edited on the event's own page
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return super().get_queryset(request).select_related("actor")
+
+
+class PositionInline(admin.TabularInline):
+    model = Position
+    extra = 0
+    autocomplete_fields = ["actor"]
+    fields = ["date", "date_precision", "actor", "stance", "quote"]
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Position]:
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Measure)
+class MeasureAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "slug", "status", "form", "scope", "category_list", "updated_at"]
+    list_filter = ["categories", "status", "form", "scope", "venue"]
+    search_fields = ["title", "slug", "summary", "venue"]
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["parent"]
+    filter_horizontal = ["categories"]
+    readonly_fields = ["status", "status_rule_note", "created_at", "updated_at"]
+    inlines = [EventInline, PositionInline, MeasureCitationInline]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "summary", "categories"]}),
+        ("Form", {"fields": ["form", "scope", "venue", "parent", "parameters"]}),
+        ("Derived", {"fields": ["status", "status_rule_note", "created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Measure]:
+        return Measure.objects.for_admin_list()
+
+    @admin.display(description="categories")
+    def category_list(self, obj: Measure) -> str:
+        return ", ".join(category.code for category in obj.categories.all())
+
+    @admin.display(description="how the status is set")
+    def status_rule_note(self, obj: Measure) -> str:
+        return (
+            "Derived from the measure-wide events below (entry into force, suspension, expiry, "
+            "termination …) and recomputed whenever they change and daily."
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        measure_recompute_status(measure=form.instance)
+
+
+@admin.register(Event)
+class EventAdmin(SimpleHistoryAdmin):
+    list_display = ["__str__", "measure", "kind", "date", "actor", "certainty"]
+    list_filter = ["kind", "certainty", "date_precision"]
+    search_fields = ["measure__title", "measure__slug", "actor__code", "actor__name"]
+    autocomplete_fields = ["measure", "actor"]
+    list_select_related = ["measure", "actor"]
+    date_hierarchy = "date"
+    inlines = [EventCitationInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        measure_recompute_status(measure=form.instance.measure)
+
+    def delete_model(self, request: HttpRequest, obj: Event) -> None:
+        measure = obj.measure
+        super().delete_model(request, obj)
+        measure_recompute_status(measure=measure)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
+        measures = list(Measure.objects.filter(events__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for measure in measures:
+            measure_recompute_status(measure=measure)
+
+
+@admin.register(Position)
+class PositionAdmin(SimpleHistoryAdmin):
+    list_display = ["__str__", "measure", "actor", "stance", "date"]
+    list_filter = ["stance", "date_precision"]
+    search_fields = ["measure__title", "measure__slug", "actor__code", "actor__name", "quote"]
+    autocomplete_fields = ["measure", "actor"]
+    list_select_related = ["measure", "actor"]
+    date_hierarchy = "date"
+    inlines = [PositionCitationInline]
+
+
+@admin.register(Actor)
+class ActorAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "kind", "successor"]
+    list_filter = ["kind"]
+    search_fields = ["code", "name", "aliases"]
+    autocomplete_fields = ["successor"]
+    list_select_related = ["successor"]
+
+
+@admin.register(Citation)
+class CitationAdmin(SimpleHistoryAdmin):
+    list_display = ["source", "measure", "event", "position", "locator"]
+    search_fields = ["source__url", "source__title", "quote", "locator"]
+    autocomplete_fields = ["source", "measure"]
+    raw_id_fields = ["event", "position"]
+    list_select_related = [
+        "source",
+        "measure",
+        "event__actor",
+        "position__actor",
+    ]

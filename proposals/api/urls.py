@@ -1,0 +1,5 @@
+"""The API's one router: every resource under /api/v1/."""
+
+from rest_framework.routers import DefaultRouter
+
+router = DefaultRouter()

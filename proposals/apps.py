@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ProposalsConfig(AppConfig):
+    name = "proposals"
+    verbose_name = "Measures, events and positions"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,495 @@
+"""The temporal, cited domain: actors, measures, the dated events that happen to measures, the
+dated positions actors take on them, and the citations that back every fact.
+
+Status is never typed: ``Measure.status`` is a stored copy of what ``proposals.status`` derives
+from the events, kept for fast filtering and rewritten by ``services.measure_recompute_status``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+from django_countries import countries
+from simple_history.models import HistoricalRecords
+
+from proposals import status as rules
+from tracker.models import Source
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# ISO 3166-3 codes of states that no longer exist but are party to measures we track.
+HISTORICAL_STATE_CODES = {
+    "SUN": "Union of Soviet Socialist Republics",
+    "YUG": "Yugoslavia",
+    "CSK": "Czechoslovakia",
+    "DDR": "German Democratic Republic",
+}
+
+
+class DatePrecision(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+
+
+def check_date_precision(date: datetime.date | None, precision: str) -> None:
+    """A month- or year-precision date is stored on the first day of its month or year."""
+    if date is None:
+        return
+    if precision == DatePrecision.MONTH and date.day != 1:
+        raise ValidationError(
+            {"date": "With month precision, the date must be the first day of the month."}
+        )
+    if precision == DatePrecision.YEAR and (date.month, date.day) != (1, 1):
+        raise ValidationError({"date": "With year precision, the date must be 1 January."})
+
+
+def precision_constraint(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        name=name,
+        condition=Q(date_precision=DatePrecision.DAY)
+        | Q(date_precision=DatePrecision.MONTH, date__day=1)
+        | Q(date_precision=DatePrecision.YEAR, date__month=1, date__day=1),
+        violation_error_message="A month- or year-precision date must fall on the 1st.",
+    )
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+# --- Actors -------------------------------------------------------------------------------------
+
+
+class ActorQuerySet(models.QuerySet["Actor"]):
+    def successor_map(self) -> dict[str, str]:
+        """``{predecessor code: successor code}``, e.g. ``{"SUN": "RUS"}``."""
+        return dict(
+            self.filter(successor__isnull=False).values_list("code", "successor__code")
+        )
+
+
+class Actor(TimestampedModel):
+    class Kind(models.TextChoices):
+        STATE = "state", "State"
+        ORGANIZATION = "organization", "International organization"
+
+    code = models.CharField(
+        max_length=16,
+        unique=True,
+        help_text="ISO 3166-1 alpha-3 for states (ISO 3166-3 for former states, e.g. SUN); "
+        "a short upper-case code for organizations (NATO).",
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STATE)
+    aliases = models.JSONField(default=list, blank=True, help_text="Other names, as a list.")
+    successor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="predecessors",
+        help_text="The actor that carries on this one's commitments (USSR → Russia).",
+    )
+
+    history = HistoricalRecords()
+    objects = ActorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                name="actor_code_upper_case",
+                condition=Q(code=Upper("code")) & ~Q(code=""),
+                violation_error_message="An actor code is written in upper case.",
+            ),
+            models.CheckConstraint(
+                name="actor_not_own_successor",
+                condition=~Q(successor=models.F("pk")),
+                violation_error_message="An actor cannot be its own successor.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        super().clean()
+        self.code = (self.code or "").strip().upper()
+        if self.kind == self.Kind.STATE and not is_known_state_code(self.code):
+            raise ValidationError(
+                {
+                    "code": f"{self.code!r} is not an ISO 3166-1 alpha-3 country code "
+                    "(nor a former state's ISO 3166-3 code such as SUN)."
+                }
+            )
+        if not isinstance(self.aliases, list) or not all(
+            isinstance(alias, str) for alias in self.aliases
+        ):
+            raise ValidationError({"aliases": "Aliases must be a list of names."})
+
+
+def is_known_state_code(code: str) -> bool:
+    if code in HISTORICAL_STATE_CODES:
+        return True
+    alpha2 = countries.alpha2(code)
+    return bool(alpha2) and countries.alpha3(alpha2) == code
+
+
+# --- Measures -----------------------------------------------------------------------------------
+
+
+class Category(models.Model):
+    """One of the fixed kinds of measure; rows are created by a migration."""
+
+    class Code(models.TextChoices):
+        HOTLINE = "hotline", "Hotline or crisis-management framework"
+        LAUNCH_NOTIFICATION = "launch_notification", "Advance notification of missile launches"
+        DEPLOYMENT_ZONE_LIMIT = "deployment_zone_limit", "Restricted deployment zone"
+        ARMS_LIMIT = "arms_limit", "Limits on missile capabilities and numbers"
+        TRANSPARENCY = "transparency", "Transparency measure"
+        INCIDENT_PREVENTION = "incident_prevention", "Incident prevention"
+        OTHER = "other", "Other"
+
+    code = models.CharField(max_length=32, primary_key=True, choices=Code.choices)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.get_code_display()
+
+
+class MeasureQuerySet(models.QuerySet["Measure"]):
+    def in_category(self, code: str) -> MeasureQuerySet:
+        return self.filter(categories__code=code)
+
+    def for_admin_list(self) -> MeasureQuerySet:
+        # The changelist shows the parent's title and the categories of every row.
+        return self.select_related("parent").prefetch_related("categories")
+
+
+class Measure(TimestampedModel):
+    class Form(models.TextChoices):
+        TREATY = "treaty", "Treaty"
+        AGREEMENT = "agreement", "Agreement"
+        MEMORANDUM = "memorandum", "Memorandum"
+        POLITICAL_COMMITMENT = "political_commitment", "Political commitment"
+        UNILATERAL_DECLARATION = "unilateral_declaration", "Unilateral declaration"
+        PROPOSAL = "proposal", "Proposal"
+
+    class Scope(models.TextChoices):
+        BILATERAL = "bilateral", "Bilateral"
+        PLURILATERAL = "plurilateral", "Plurilateral"
+        MULTILATERAL = "multilateral", "Multilateral"
+        UNILATERAL = "unilateral", "Unilateral"
+
+    Status = models.TextChoices(  # type: ignore[misc]
+        "Status", [(s.value, s.value.replace("_", " ").capitalize()) for s in rules.MeasureStatus]
+    )
+
+    slug = models.SlugField(max_length=120, unique=True)
+    title = models.CharField(max_length=300)
+    summary = models.TextField(blank=True)
+    categories = models.ManyToManyField(Category, related_name="measures")
+    form = models.CharField(max_length=32, choices=Form.choices)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    venue = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where it was negotiated or is discussed: Conference on Disarmament, "
+        "UN General Assembly First Committee, bilateral talks …",
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The measure this one amends, extends or implements.",
+    )
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text='Free-form facts, e.g. {"range_km": [500, 5500]}.'
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=Status.choices,
+        blank=True,
+        db_index=True,
+        editable=False,
+        help_text="Derived from the measure's events; never typed.",
+    )
+    status_computed_on = models.DateField(null=True, blank=True, editable=False)
+
+    history = HistoricalRecords(m2m_fields=[categories], excluded_fields=["status_computed_on"])
+    objects = MeasureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+        indexes = [models.Index(fields=["updated_at", "id"])]
+        constraints = [
+            models.CheckConstraint(
+                name="measure_not_own_parent",
+                condition=~Q(parent=models.F("pk")),
+                violation_error_message="A measure cannot amend itself.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        super().clean()
+        if not isinstance(self.parameters, dict):
+            raise ValidationError({"parameters": "Parameters must be a JSON object."})
+        ancestor, seen = self.parent, set()
+        while ancestor is not None:
+            if ancestor.pk == self.pk and self.pk is not None:
+                raise ValidationError({"parent": "This would make the measure its own ancestor."})
+            if ancestor.pk in seen:
+                break
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+
+    def derived_status(self, *, on: datetime.date | None = None) -> rules.MeasureStatus | None:
+        return rules.measure_status(self.event_facts(), on=on or timezone.localdate())
+
+    def participations(
+        self, *, on: datetime.date | None = None
+    ) -> dict[str, rules.Participation]:
+        return rules.participations(
+            self.event_facts(),
+            on=on or timezone.localdate(),
+            successor_of=Actor.objects.successor_map(),
+        )
+
+    def event_facts(self) -> list[rules.EventFact]:
+        return event_facts(self.events.select_related("actor"))
+
+
+def event_facts(events: Iterable[Event]) -> list[rules.EventFact]:
+    """Works from prefetched events (with their actors) without further queries."""
+    return [
+        rules.EventFact(
+            kind=e.kind, date=e.date, actor_code=e.actor.code if e.actor else None, sequence=e.pk
+        )
+        for e in events
+    ]
+
+
+# --- Events and positions -----------------------------------------------------------------------
+
+
+class Certainty(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    REPORTED = "reported", "Reported"
+    DISPUTED = "disputed", "Disputed"
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def on_or_before(self, date: datetime.date) -> EventQuerySet:
+        return self.filter(date__lte=date)
+
+
+class Event(TimestampedModel):
+    class Kind(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        SIGNED = "signed", "Signed"
+        RATIFIED = "ratified", "Ratified"
+        ACCEDED = "acceded", "Acceded"
+        SUBSCRIBED = "subscribed", "Subscribed"
+        ENTERED_INTO_FORCE = "entered_into_force", "Entered into force"
+        AMENDED = "amended", "Amended"
+        EXTENDED = "extended", "Extended"
+        SUSPENDED = "suspended", "Suspended"
+        RESUMED = "resumed", "Resumed"
+        WITHDRAWAL_NOTIFIED = "withdrawal_notified", "Notified withdrawal"
+        WITHDREW = "withdrew", "Withdrew"
+        DECLARED_NOT_BOUND = "declared_not_bound", "Declared not bound"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        TERMINATED = "terminated", "Terminated"
+        IMPLEMENTED = "implemented", "Implemented"
+        INCIDENT = "incident", "Incident"
+
+    measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    date = models.DateField()
+    date_precision = models.CharField(
+        max_length=8, choices=DatePrecision.choices, default=DatePrecision.DAY
+    )
+    actor = models.ForeignKey(
+        Actor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        help_text="Who acted. Leave empty for the measure as a whole (entry into force, expiry).",
+    )
+    scope_note = models.CharField(
+        max_length=500, blank=True, help_text="What part is affected, e.g. a partial suspension."
+    )
+    certainty = models.CharField(
+        max_length=16, choices=Certainty.choices, default=Certainty.CONFIRMED
+    )
+    description = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date", "id"]
+        indexes = [
+            models.Index(fields=["measure", "date"]),
+            models.Index(fields=["updated_at", "id"]),
+        ]
+        constraints = [
+            precision_constraint("event_date_matches_precision"),
+            models.UniqueConstraint(
+                fields=["measure", "kind", "date"],
+                condition=Q(actor__isnull=True),
+                name="unique_measure_wide_event",
+                violation_error_message="This measure already has this event on this date.",
+            ),
+            models.UniqueConstraint(
+                fields=["measure", "actor", "kind", "date"],
+                condition=Q(actor__isnull=False),
+                name="unique_actor_event",
+                violation_error_message="This actor already has this event on this date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = f"{self.actor.code} " if self.actor_id and self.actor else ""
+        return f"{who}{self.get_kind_display().lower()} {self.date.isoformat()}"
+
+    def clean(self) -> None:
+        super().clean()
+        check_date_precision(self.date, self.date_precision)
+
+
+class PositionQuerySet(models.QuerySet["Position"]):
+    def current(self, *, on: datetime.date | None = None) -> PositionQuerySet:
+        """Each actor's latest position per measure (on ``on`` when given)."""
+        positions = self if on is None else self.filter(date__lte=on)
+        later = Position.objects.filter(
+            measure=models.OuterRef("measure"), actor=models.OuterRef("actor")
+        ).filter(
+            Q(date__gt=models.OuterRef("date"))
+            | Q(date=models.OuterRef("date"), pk__gt=models.OuterRef("pk"))
+        )
+        if on is not None:
+            later = later.filter(date__lte=on)
+        return positions.filter(~models.Exists(later))
+
+
+class Position(TimestampedModel):
+    class Stance(models.TextChoices):
+        PROPOSES = "proposes", "Proposes"
+        ENDORSES = "endorses", "Endorses"
+        CONDITIONAL = "conditional", "Supports with conditions"
+        NEUTRAL = "neutral", "Neutral"
+        OPPOSES = "opposes", "Opposes"
+
+    measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="positions")
+    actor = models.ForeignKey(Actor, on_delete=models.PROTECT, related_name="positions")
+    stance = models.CharField(max_length=16, choices=Stance.choices)
+    date = models.DateField()
+    date_precision = models.CharField(
+        max_length=8, choices=DatePrecision.choices, default=DatePrecision.DAY
+    )
+    quote = models.TextField(blank=True, help_text="A short quotation, exactly as published.")
+
+    history = HistoricalRecords()
+    objects = PositionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date", "id"]
+        indexes = [
+            models.Index(fields=["measure", "actor", "date"]),
+            models.Index(fields=["updated_at", "id"]),
+        ]
+        constraints = [
+            precision_constraint("position_date_matches_precision"),
+            models.UniqueConstraint(
+                fields=["measure", "actor", "date"],
+                name="unique_position_per_day",
+                violation_error_message="This actor already has a position on this measure "
+                "on this date; edit that one instead.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id and self.actor.code} {self.stance} ({self.date.isoformat()})"
+
+    def clean(self) -> None:
+        super().clean()
+        check_date_precision(self.date, self.date_precision)
+
+
+# --- Citations ----------------------------------------------------------------------------------
+
+
+class Citation(TimestampedModel):
+    """A source backing exactly one measure, event or position."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    measure = models.ForeignKey(
+        Measure, null=True, blank=True, on_delete=models.CASCADE, related_name="citations"
+    )
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="citations"
+    )
+    position = models.ForeignKey(
+        Position, null=True, blank=True, on_delete=models.CASCADE, related_name="citations"
+    )
+    quote = models.TextField(blank=True)
+    locator = models.CharField(
+        max_length=200, blank=True, help_text="Where in the source: page, paragraph, article."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["updated_at", "id"])]
+        constraints = [
+            models.CheckConstraint(
+                name="citation_cites_exactly_one_thing",
+                condition=(
+                    Q(measure__isnull=False, event__isnull=True, position__isnull=True)
+                    | Q(measure__isnull=True, event__isnull=False, position__isnull=True)
+                    | Q(measure__isnull=True, event__isnull=True, position__isnull=False)
+                ),
+                violation_error_message="A citation supports exactly one measure, event or "
+                "position.",
+            ),
+            *(
+                models.UniqueConstraint(
+                    fields=["source", target, "locator"],
+                    condition=Q(**{f"{target}__isnull": False}),
+                    name=f"unique_{target}_citation",
+                    violation_error_message="This source is already cited here at this locator.",
+                )
+                for target in ("measure", "event", "position")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.locator}".strip()
+
+    @property
+    def target(self) -> Measure | Event | Position | None:
+        return self.measure or self.event or self.position

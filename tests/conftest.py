@@ -1,0 +1,91 @@
+"""Shared fixtures: real servers (Redis, PostgreSQL) when they can run here.
+
+In CI (``CI=true``) a test that needs a server it cannot have fails instead of skipping, and the
+whole suite refuses to run on anything but PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need(reason: str) -> None:
+    """Skip locally with a stated reason; fail in CI, where every server must be present."""
+    if IN_CI:
+        pytest.fail(f"CI must run this test: {reason}")
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if IN_CI and "postgresql" not in engine:
+        raise pytest.UsageError(f"CI runs the suite on PostgreSQL; DATABASE_URL gives {engine}.")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: TEST_REDIS_URL when given, else a throwaway redis-server on loopback."""
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        need("redis-server is not installed (Debian package redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "no", "--dir", workdir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        pytest.fail("redis-server did not start")
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[object]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        need("this behaviour exists only on PostgreSQL (set DATABASE_URL)")

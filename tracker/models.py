@@ -1,0 +1,151 @@
+"""Sources that back the tracker's facts, and the history of every check of them.
+
+A source has two kinds of field that never mix: what a curator typed (``title``, ``publisher``,
+``published_on`` …) and what the last refresh fetched (``fetched_*`` and the check state). A
+refresh writes only the second kind, so nothing a curator entered is ever overwritten.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from tracker.urlnorm import InvalidSourceURL, normalize_url
+
+# Refresh state changes on every check; SourceCheck rows are its history, so the audit history
+# of curator edits leaves these fields out.
+REFRESH_FIELDS = [
+    "last_checked_at",
+    "next_check_at",
+    "http_status",
+    "final_url",
+    "etag",
+    "last_modified",
+    "content_hash",
+    "content_changed_at",
+    "consecutive_failures",
+    "health",
+    "fetched_title",
+    "fetched_published_on",
+    "fetched_canonical_url",
+    "fetched_language",
+    "last_error",
+]
+
+
+class SourceQuerySet(models.QuerySet["Source"]):
+    def due(self, *, now: object | None = None) -> SourceQuerySet:
+        return self.filter(next_check_at__lte=now or timezone.now())
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        TREATY_TEXT = "treaty_text", "Treaty text"
+        OFFICIAL_STATEMENT = "official_statement", "Official statement"
+        NEWS = "news", "News"
+        ANALYSIS = "analysis", "Analysis"
+        OTHER = "other", "Other"
+
+    class Health(models.TextChoices):
+        UNCHECKED = "unchecked", "Not checked yet"
+        OK = "ok", "OK"
+        REDIRECTED = "redirected", "Redirected"
+        CHANGED = "changed", "Content changed"
+        BROKEN = "broken", "Broken (repeatedly gone)"
+        UNREACHABLE = "unreachable", "Unreachable (will retry)"
+        BLOCKED = "blocked", "Blocked (address or robots.txt)"
+
+    # --- what a curator enters -----------------------------------------------------------------
+    url = models.URLField(max_length=2000, unique=True, help_text="Normalized on save.")
+    title = models.CharField(max_length=500, blank=True)
+    publisher = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.OTHER)
+    is_primary = models.BooleanField(
+        default=False, help_text="A primary source: the text or statement itself."
+    )
+    published_on = models.DateField(null=True, blank=True)
+    archived_url = models.URLField(max_length=2000, blank=True)
+
+    # --- what the refresh fetched ---------------------------------------------------------------
+    fetched_title = models.CharField(max_length=500, blank=True)
+    fetched_published_on = models.DateField(null=True, blank=True)
+    fetched_canonical_url = models.URLField(max_length=2000, blank=True)
+    fetched_language = models.CharField(max_length=16, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    final_url = models.URLField(max_length=2000, blank=True)
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    content_changed_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    health = models.CharField(
+        max_length=16, choices=Health.choices, default=Health.UNCHECKED, db_index=True
+    )
+    last_error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=REFRESH_FIELDS)
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["url"]
+        indexes = [models.Index(fields=["updated_at", "id"])]
+
+    def __str__(self) -> str:
+        return self.title or self.fetched_title or self.url
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def display_title(self) -> str:
+        """The curator's title when there is one, else the title the refresh found."""
+        return self.title or self.fetched_title
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            self.url = normalize_url(self.url)
+        except InvalidSourceURL as error:
+            raise ValidationError({"url": str(error)}) from None
+
+
+class SourceCheck(models.Model):
+    """One refresh attempt. Append-only: the history of a source's health."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK, content unchanged"
+        NOT_MODIFIED = "not_modified", "Not modified (304)"
+        CHANGED = "changed", "Content changed"
+        REDIRECTED = "redirected", "Redirected"
+        GONE = "gone", "Gone (404/410)"
+        HTTP_ERROR = "http_error", "HTTP error (retry later)"
+        NETWORK_ERROR = "network_error", "Network error or timeout"
+        BLOCKED = "blocked", "Blocked (address or robots.txt)"
+        TOO_LARGE = "too_large", "Body over the size cap"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="checks")
+    checked_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    final_url = models.URLField(max_length=2000, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [models.Index(fields=["source", "-checked_at", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.outcome} at {self.checked_at:%Y-%m-%d %H:%M}"

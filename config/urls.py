@@ -5,7 +5,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import health
-from proposals.api.urls import router as api_router
 
 admin.site.site_header = "Arms-control proposal tracker"
 admin.site.site_title = "Arms-control tracker"
@@ -13,7 +12,7 @@ admin.site.site_title = "Arms-control tracker"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
-    path("api/v1/", include(api_router.urls)),
+    path("api/v1/", include("proposals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),

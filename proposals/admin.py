@@ -4,18 +4,23 @@ recomputed whenever events change; eager loading comes from the models' QuerySet
 
 from __future__ import annotations
 
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import ModelChange, ModelDelta
 
+from proposals.admin_widgets import PreloadedAutocompleteMixin
 from proposals.models import Actor, Citation, Event, Measure, Position
 from proposals.services import measure_recompute_status
 
 
-class CitationInline(admin.TabularInline):
+class CitationInline(PreloadedAutocompleteMixin, admin.TabularInline):
     model = Citation
     extra = 0
     autocomplete_fields = ["source"]
@@ -39,7 +44,7 @@ class PositionCitationInline(CitationInline):
     fk_name = "position"
 
 
-class EventInline(admin.TabularInline):
+class EventInline(PreloadedAutocompleteMixin, admin.TabularInline):
     model = Event
     extra = 0
     autocomplete_fields = ["actor"]
@@ -50,7 +55,7 @@ class EventInline(admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
-class PositionInline(admin.TabularInline):
+class PositionInline(PreloadedAutocompleteMixin, admin.TabularInline):
     model = Position
     extra = 0
     autocomplete_fields = ["actor"]
@@ -94,6 +99,38 @@ class MeasureAdmin(SimpleHistoryAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         measure_recompute_status(measure=form.instance)
+
+    def set_history_delta_changes(
+        self,
+        request: HttpRequest,
+        historical_records: Sequence[Any],
+        foreign_keys_are_objs: bool = True,
+    ) -> None:
+        """The history page's before/after, with category changes read in one query.
+
+        The stock diff reads the categories of every version with two queries per version.
+        """
+        records = list(historical_records)
+        through = Measure.history.model._meta.get_field("historicalmeasure_categories").related_model
+        # In the shape the history template expects for a many-to-many value.
+        categories: dict[int, list[dict[str, str]]] = defaultdict(list)
+        rows = through.objects.filter(history__in=[r.history_id for r in records])
+        for history_id, code in rows.order_by("category").values_list("history", "category"):
+            categories[history_id].append({"category": code})
+        for newer, older in itertools.pairwise(records):
+            delta = newer.diff_against(
+                older, excluded_fields=["categories"], foreign_keys_are_objs=foreign_keys_are_objs
+            )
+            before, after = categories[older.history_id], categories[newer.history_id]
+            if before != after:
+                delta = ModelDelta(
+                    changes=[*delta.changes, ModelChange("categories", before, after)],
+                    changed_fields=[*delta.changed_fields, "categories"],
+                    old_record=delta.old_record,
+                    new_record=delta.new_record,
+                )
+            helper = self.get_historical_record_context_helper(request, newer)
+            newer.history_delta_changes = helper.context_for_delta_changes(delta)
 
 
 @admin.register(Event)

@@ -196,9 +196,15 @@ class Measure(TimestampedModel):
         MULTILATERAL = "multilateral", "Multilateral"
         UNILATERAL = "unilateral", "Unilateral"
 
-    Status = models.TextChoices(  # type: ignore[misc]
-        "Status", [(s.value, s.value.replace("_", " ").capitalize()) for s in rules.MeasureStatus]
-    )
+    class Status(models.TextChoices):
+        # The values of proposals.status.MeasureStatus; a test keeps the two in step.
+        PROPOSED = "proposed", "Proposed"
+        SIGNED = "signed", "Signed"
+        IN_FORCE = "in_force", "In force"
+        SUSPENDED = "suspended", "Suspended"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        TERMINATED = "terminated", "Terminated"
 
     slug = models.SlugField(max_length=120, unique=True)
     title = models.CharField(max_length=300)

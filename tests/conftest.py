@@ -89,3 +89,12 @@ def redis_client(redis_url: str) -> Iterator[object]:
 def postgres_only() -> None:
     if connection.vendor != "postgresql":
         need("this behaviour exists only on PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings: object) -> None:
+    # The hashed-manifest storage needs `collectstatic`; pages under test only need URLs.
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        **settings.STORAGES,  # type: ignore[attr-defined]
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -143,3 +143,9 @@ def test_a_notice_of_withdrawal_changes_nothing_until_it_takes_effect() -> None:
         EventFact("withdrawal_notified", D(2001, 1, 1), "USA", 2),
     ]
     assert participations(events, on=D(2001, 6, 1)) == {"USA": Participation.PARTY}
+
+
+def test_the_stored_status_choices_are_exactly_the_derived_statuses() -> None:
+    from proposals.models import Measure
+
+    assert set(Measure.Status.values) == {status.value for status in MeasureStatus}

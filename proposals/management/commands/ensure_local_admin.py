@@ -21,12 +21,11 @@ class Command(BaseCommand):
         password_file = settings.VAR_DIR / "admin-password.txt"
         user_model = get_user_model()
         if user_model.objects.filter(username=username).exists():
-            hint = (
-                f"password in {password_file.name} under the data directory"
-                if password_file.exists()
-                else "password as set before"
-            )
-            self.stdout.write(f"Admin account: {username} ({hint})")
+            if password_file.exists():
+                password = password_file.read_text(encoding="utf-8").strip()
+                self.stdout.write(f"Admin account: {username} / {password}")
+            else:
+                self.stdout.write(f"Admin account: {username} (password as set before)")
             return
         password = os.environ.get("TRACKER_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user_model.objects.create_superuser(username=username, email="", password=password)

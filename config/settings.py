@@ -8,6 +8,7 @@ message that names the variable. ``docs/configuration.md`` lists every variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -214,17 +215,80 @@ TRACKER_USER_AGENT = os.environ.get(
 TRACKER_FETCH_ALLOWED_NETWORKS = env_list("TRACKER_FETCH_ALLOWED_NETWORKS", [])
 
 # --- API --------------------------------------------------------------------------------------
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as ``120/minute``; ``off`` disables the throttle."""
+    raw = os.environ.get(name) or default
+    if raw.strip().lower() == "off":
+        return None
+    number, _, period = raw.partition("/")
+    if not number.strip().isdigit() or period.strip()[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{name} must look like 120/minute (or off), not {raw!r}")
+    return raw.strip()
+
+
+# Throttles write a request history on every request: on the database cache that would cost
+# queries per anonymous request, so they get their own cache — Redis when configured (shared by
+# every process), else process memory (the limit then applies per web process).
+CACHES["throttle"] = (
+    CACHES["default"]
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-throttle"}
+)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Tokens for scripts (knox: stored hashed, expiring); the session for the browsable API.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly"
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "proposals.api.pagination.TrackerPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": [
+        "drf_orjson_renderer.renderers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "drf_orjson_renderer.parsers.ORJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "proposals.api.renderers.ContentNegotiation",
+    "DEFAULT_THROTTLE_CLASSES": ["proposals.api.throttling.AnonymousThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("TRACKER_API_ANON_RATE", "300/minute"),
+        "login": env_rate("TRACKER_API_LOGIN_RATE", "10/minute"),
+    },
+    "EXCEPTION_HANDLER": "proposals.api.views.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("TRACKER_API_TOKEN_TTL_HOURS", 10)),
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arms-control proposal tracker API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind"; name each vocabulary after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ActorKindEnum": "proposals.models.Actor.Kind",
+        "EventKindEnum": "proposals.models.Event.Kind",
+        "SourceKindEnum": "tracker.models.Source.Kind",
+        "StanceEnum": "proposals.models.Position.Stance",
+        "MeasureStatusEnum": "proposals.models.Measure.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "proposals.api.docs.describe_api",
+    ],
 }
 
 # --- Security (production values; `manage.py check --deploy` is clean with them) -------------

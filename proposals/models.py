@@ -11,7 +11,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -75,9 +75,22 @@ class TimestampedModel(models.Model):
 class ActorQuerySet(models.QuerySet["Actor"]):
     def successor_map(self) -> dict[str, str]:
         """``{predecessor code: successor code}``, e.g. ``{"SUN": "RUS"}``."""
-        return dict(
-            self.filter(successor__isnull=False).values_list("code", "successor__code")
-        )
+        return dict(self.filter(successor__isnull=False).values_list("code", "successor__code"))
+
+    def with_related(self) -> ActorQuerySet:
+        # Every actor row shows its successor's code: one join instead of a query per row.
+        return self.select_related("successor")
+
+
+def lineage(code: str, successor_of: dict[str, str]) -> set[str]:
+    """``code`` and every actor it succeeded, directly or not: ``{"RUS", "SUN"}`` for RUS."""
+    codes = {code}
+    grew = True
+    while grew:
+        before = len(codes)
+        codes |= {old for old, new in successor_of.items() if new in codes}
+        grew = len(codes) != before
+    return codes
 
 
 class Actor(TimestampedModel):
@@ -176,6 +189,107 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
     def in_category(self, code: str) -> MeasureQuerySet:
         return self.filter(categories__code=code)
 
+    def in_categories(self, codes: Iterable[str]) -> MeasureQuerySet:
+        # EXISTS rather than a join: a measure in two of the codes must not appear twice.
+        through = Measure.categories.through.objects.filter(
+            measure_id=models.OuterRef("pk"), category_id__in=list(codes)
+        )
+        return self.filter(models.Exists(through))
+
+    def involving(self, code: str) -> MeasureQuerySet:
+        """Measures on which the actor acted (an event) or took a position."""
+        return self.filter(
+            models.Exists(Event.objects.filter(measure=models.OuterRef("pk"), actor__code=code))
+            | models.Exists(
+                Position.objects.filter(measure=models.OuterRef("pk"), actor__code=code)
+            )
+        )
+
+    def with_current_stance(
+        self, *, code: str, stances: Iterable[str], on: datetime.date | None = None
+    ) -> MeasureQuerySet:
+        """Measures whose latest position by the actor (on ``on``, else now) is one of
+        ``stances``."""
+        current = Position.objects.current(on=on).filter(actor__code=code, stance__in=stances)
+        return self.filter(pk__in=current.values("measure_id"))
+
+    def with_status_on(self, *, statuses: Iterable[str], on: datetime.date) -> MeasureQuerySet:
+        """Measures whose status derived for day ``on`` is one of ``statuses``.
+
+        The rules live in ``proposals.status`` only, so this reads the events (one query) and
+        applies them; the stored ``status`` serves only today's filter.
+        """
+        wanted = set(statuses)
+        facts = _facts_by_measure(Event.objects.filter(measure__in=self, date__lte=on))
+        ids = [
+            measure_id
+            for measure_id, events in facts.items()
+            if (status := rules.measure_status(events, on=on)) is not None and status in wanted
+        ]
+        return self.filter(pk__in=ids)
+
+    def with_participation(
+        self, *, code: str, participations: Iterable[str], on: datetime.date
+    ) -> MeasureQuerySet:
+        """Measures in which the actor's participation on ``on`` is one of ``participations``
+        (a successor carries on its predecessors' participation, as in ``proposals.status``)."""
+        wanted = set(participations)
+        successor_of = Actor.objects.successor_map()
+        involved = self.filter(
+            models.Exists(
+                Event.objects.filter(
+                    measure=models.OuterRef("pk"),
+                    actor__code__in=lineage(code, successor_of),
+                    date__lte=on,
+                )
+            )
+        )
+        facts = _facts_by_measure(Event.objects.filter(measure__in=involved, date__lte=on))
+        ids = [
+            measure_id
+            for measure_id, events in facts.items()
+            if rules.participations(events, on=on, successor_of=successor_of).get(code) in wanted
+        ]
+        return self.filter(pk__in=ids)
+
+    def search(self, text: str) -> MeasureQuerySet:
+        """Full-text search over title, summary and venue.
+
+        PostgreSQL: ``websearch_to_tsquery`` semantics (quoted phrases, ``or``, ``-word``).
+        Elsewhere: every word must appear, case-insensitively, in one of the fields.
+        """
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            vector = SearchVector("title", "summary", "venue", config="english")
+            query = SearchQuery(text, search_type="websearch", config="english")
+            return self.annotate(search_vector=vector).filter(search_vector=query)
+        matches = self
+        for word in text.split():
+            matches = matches.filter(
+                Q(title__icontains=word) | Q(summary__icontains=word) | Q(venue__icontains=word)
+            )
+        return matches
+
+    def with_related(self) -> MeasureQuerySet:
+        """Everything a measure's page shows, in a fixed number of queries."""
+        cited = models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
+        return self.select_related("parent").prefetch_related(
+            # The category codes of every measure, in one query.
+            "categories",
+            # Each event's actor and citations (with their sources), not a query per event.
+            models.Prefetch(
+                "events", queryset=Event.objects.select_related("actor").prefetch_related(cited)
+            ),
+            # Likewise for positions.
+            models.Prefetch(
+                "positions",
+                queryset=Position.objects.select_related("actor").prefetch_related(cited),
+            ),
+            # The measure's own citations with their sources.
+            cited,
+        )
+
     def for_admin_list(self) -> MeasureQuerySet:
         # The changelist shows the parent's title and the categories of every row.
         return self.select_related("parent").prefetch_related("categories")
@@ -272,9 +386,7 @@ class Measure(TimestampedModel):
     def derived_status(self, *, on: datetime.date | None = None) -> rules.MeasureStatus | None:
         return rules.measure_status(self.event_facts(), on=on or timezone.localdate())
 
-    def participations(
-        self, *, on: datetime.date | None = None
-    ) -> dict[str, rules.Participation]:
+    def participations(self, *, on: datetime.date | None = None) -> dict[str, rules.Participation]:
         return rules.participations(
             self.event_facts(),
             on=on or timezone.localdate(),
@@ -283,6 +395,17 @@ class Measure(TimestampedModel):
 
     def event_facts(self) -> list[rules.EventFact]:
         return event_facts(self.events.select_related("actor"))
+
+
+def _facts_by_measure(events: EventQuerySet) -> dict[int, list[rules.EventFact]]:
+    """``{measure id: its event facts}`` from one query, without model instances."""
+    result: dict[int, list[rules.EventFact]] = {}
+    rows = events.values_list("measure_id", "kind", "date", "actor__code", "pk")
+    for measure_id, kind, date, actor_code, pk in rows.order_by():
+        result.setdefault(measure_id, []).append(
+            rules.EventFact(kind=kind, date=date, actor_code=actor_code, sequence=pk)
+        )
+    return result
 
 
 def event_facts(events: Iterable[Event]) -> list[rules.EventFact]:
@@ -307,6 +430,13 @@ class Certainty(models.TextChoices):
 class EventQuerySet(models.QuerySet["Event"]):
     def on_or_before(self, date: datetime.date) -> EventQuerySet:
         return self.filter(date__lte=date)
+
+    def with_related(self) -> EventQuerySet:
+        """What an event row shows: its measure's slug, its actor's code, its citations."""
+        return self.select_related("measure", "actor").prefetch_related(
+            # One query for the citations (and their sources) of every event on the page.
+            models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
+        )
 
 
 class Event(TimestampedModel):
@@ -400,6 +530,13 @@ class PositionQuerySet(models.QuerySet["Position"]):
             later = later.filter(date__lte=on)
         return positions.filter(~models.Exists(later))
 
+    def with_related(self) -> PositionQuerySet:
+        """What a position row shows: its measure's slug, its actor's code, its citations."""
+        return self.select_related("measure", "actor").prefetch_related(
+            # One query for the citations (and their sources) of every position on the page.
+            models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
+        )
+
 
 class Position(TimestampedModel):
     class Stance(models.TextChoices):
@@ -448,6 +585,12 @@ class Position(TimestampedModel):
 # --- Citations ----------------------------------------------------------------------------------
 
 
+class CitationQuerySet(models.QuerySet["Citation"]):
+    def with_related(self) -> CitationQuerySet:
+        # A citation row names its source and what it cites: joins, not a query per row.
+        return self.select_related("source", "measure", "event", "position")
+
+
 class Citation(TimestampedModel):
     """A source backing exactly one measure, event or position."""
 
@@ -467,6 +610,7 @@ class Citation(TimestampedModel):
     )
 
     history = HistoricalRecords()
+    objects = CitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -1,0 +1,209 @@
+"""Conditional requests: ``ETag`` / ``If-None-Match`` on reads, ``If-Match`` on writes.
+
+**Lists** get a cheap, strong ETag that needs no serialization: a hash of the *data version*
+(one query reading the newest audit-history ids of every tracked table and the newest source
+check, each an index lookup), today's date (statuses and participations are derived for today),
+the path, the sorted query string, the negotiated media type and ``REPRESENTATION_VERSION``. So an
+``If-None-Match`` hit answers 304 after that one query, and any write anywhere (deletions
+included: they write history rows too) changes every list's ETag. Writes that bypass the ORM's
+signals (``QuerySet.update()``, raw SQL) are not seen, which is why services never use them on
+tracked rows.
+
+**Details** get the hash of the representation itself (built from the rows already loaded, not
+rendered), so the ETag changes exactly when what the client sees changes. ``Last-Modified`` is the
+newest ``updated_at`` among the rows shown; it is informational, and only the ETag is honoured
+for revalidation (an ``If-Modified-Since`` date cannot see a deleted nested row).
+
+**Writes** to an existing object (PUT, PATCH, DELETE) must say which version they change:
+
+- no ``If-Match`` → 428 Precondition Required: a curator cannot overwrite by accident;
+- ``If-Match`` that is not the current ETag → 412 Precondition Failed: someone else changed it
+  since you read it; read it again;
+- ``If-Match: *`` means "whatever is there now" (RFC 9110) and is accepted, as an explicit choice.
+
+The check and the write happen in one transaction with the row locked, so two curators holding
+the same ETag cannot both succeed. The browsable API cannot send ``If-Match``; it can create rows,
+and updates go through a client that sends the header (or the admin site).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from django.db import connection
+from django.utils import timezone
+from django.utils.http import http_date
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from proposals.models import Actor, Citation, Event, Measure, Position
+from tracker.models import Source, SourceCheck
+
+# Bump when the shape of any response changes, so ETags handed out before stop matching.
+REPRESENTATION_VERSION = "1"
+
+# On PostgreSQL ids are handed out before commit, so a transaction holding a lower id can commit
+# after a higher one was already seen; counting the ids just below the maximum notices it.
+_LATE_COMMIT_WINDOW = 1000
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "If-Match does not match the current ETag: the object changed since you read it. "
+        "Read it again, reapply your change, and send the new ETag."
+    )
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = (
+        "Send If-Match with the ETag from your last read of this object (or If-Match: * to "
+        "overwrite whatever is there)."
+    )
+    default_code = "precondition_required"
+
+
+def _tracked_tables() -> list[tuple[str, str]]:
+    tables = [
+        (model.history.model._meta.db_table, "history_id")
+        for model in (Actor, Measure, Event, Position, Citation, Source)
+    ]
+    # A refresh may write a source's state without a history row; it always adds a check.
+    tables.append((SourceCheck._meta.db_table, "id"))
+    return tables
+
+
+def data_version() -> str:
+    """A string that changes whenever any row an API response shows is written or deleted."""
+    # Identifiers come from the models' metadata, quoted; no value from a request is involved.
+    quote = connection.ops.quote_name
+    parts = []
+    for table, column in _tracked_tables():
+        t, c = quote(table), quote(column)
+        newest = f"(SELECT COALESCE(MAX({c}), 0) FROM {t})"  # noqa: S608
+        parts += [newest, f"(SELECT COUNT(*) FROM {t} WHERE {c} > {newest} - %s)"]  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), [_LATE_COMMIT_WINDOW] * (len(parts) // 2))
+        row = cursor.fetchone()
+    return ".".join(str(value) for value in row)
+
+
+def _etag(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else part.encode())
+        digest.update(b"\0")
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def list_etag(request: Request) -> str:
+    query = sorted(
+        (name, value) for name, values in request.query_params.lists() for value in values
+    )
+    return _etag(
+        REPRESENTATION_VERSION,
+        data_version(),
+        timezone.localdate().isoformat(),
+        request.path,
+        repr(query),
+        request.accepted_media_type or "",
+    )
+
+
+def representation_etag(data: Any) -> str:
+    return _etag(
+        REPRESENTATION_VERSION, orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=str)
+    )
+
+
+def _tags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def none_match(request: Request, etag: str) -> bool:
+    """``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 says for GET)."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in _tags(header))
+
+
+def require_if_match(request: Request, current: str) -> None:
+    """Raise 428 without ``If-Match``, 412 when it names another version (strong comparison)."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired()
+    if not any(tag == "*" or tag == current for tag in _tags(header)):
+        raise PreconditionFailed()
+
+
+def conditional_headers(
+    etag: str, last_modified: datetime.datetime | None = None
+) -> dict[str, str]:
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if last_modified is not None:
+        headers["Last-Modified"] = http_date(last_modified.timestamp())
+    return headers
+
+
+def not_modified(etag: str, last_modified: datetime.datetime | None = None) -> Response:
+    return Response(
+        status=status.HTTP_304_NOT_MODIFIED, headers=conditional_headers(etag, last_modified)
+    )
+
+
+def wants_validators(request: Request) -> bool:
+    """The browsable API's HTML page shows the user and forms: never validate or cache it."""
+    renderer = getattr(request, "accepted_renderer", None)
+    return getattr(renderer, "format", None) != "api"
+
+
+def conditional_list(request: Request, build: Callable[[], Response]) -> Response:
+    """Answer a list read: 304 after one query if ``If-None-Match`` is current, else ``build()``
+    with its ``ETag``."""
+    if not wants_validators(request):
+        return build()
+    etag = list_etag(request)
+    if none_match(request, etag):
+        return not_modified(etag)
+    response = build()
+    if response.status_code == status.HTTP_200_OK:
+        for name, value in conditional_headers(etag).items():
+            response[name] = value
+    return response
+
+
+def detail_response(
+    request: Request,
+    data: dict[str, Any],
+    *,
+    last_modified: datetime.datetime | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    """Answer a detail read (or the result of a write) with its validators."""
+    if not wants_validators(request):
+        return Response(data, status=status_code)
+    etag = representation_etag(data)
+    if (
+        status_code == status.HTTP_200_OK
+        and request.method in ("GET", "HEAD")
+        and none_match(request, etag)
+    ):
+        return not_modified(etag, last_modified)
+    return Response(data, status=status_code, headers=conditional_headers(etag, last_modified))
+
+
+def check_write_precondition(request: Request, current: Callable[[], dict[str, Any]]) -> None:
+    """428/412 unless ``If-Match`` names the current representation (built only when needed)."""
+    header = request.headers.get("If-Match")
+    if header and all(tag == "*" for tag in _tags(header)):
+        return
+    require_if_match(request, representation_etag(current()) if header else "")

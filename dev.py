@@ -55,7 +55,7 @@ def run() -> None:
     install()
     env = base_env()
     env.setdefault("DJANGO_DEBUG", "true")
-    manage = [PYTHON, "manage.py"]
+    manage: list[str | Path] = [PYTHON, "manage.py"]
     sh(*manage, "migrate", "--no-input", env=env)
     sh(*manage, "createcachetable", env=env)
     sh(*manage, "load_demo", env=env)

@@ -15,12 +15,12 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange, ModelDelta
 
-from proposals.admin_widgets import PreloadedAutocompleteMixin
+from proposals.admin_widgets import PreloadedAutocompleteInline
 from proposals.models import Actor, Citation, Event, Measure, Position
 from proposals.services import measure_recompute_status
 
 
-class CitationInline(PreloadedAutocompleteMixin, admin.TabularInline):
+class CitationInline(PreloadedAutocompleteInline):
     model = Citation
     extra = 0
     autocomplete_fields = ["source"]
@@ -44,7 +44,7 @@ class PositionCitationInline(CitationInline):
     fk_name = "position"
 
 
-class EventInline(PreloadedAutocompleteMixin, admin.TabularInline):
+class EventInline(PreloadedAutocompleteInline):
     model = Event
     extra = 0
     autocomplete_fields = ["actor"]
@@ -55,7 +55,7 @@ class EventInline(PreloadedAutocompleteMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
-class PositionInline(PreloadedAutocompleteMixin, admin.TabularInline):
+class PositionInline(PreloadedAutocompleteInline):
     model = Position
     extra = 0
     autocomplete_fields = ["actor"]
@@ -111,7 +111,9 @@ class MeasureAdmin(SimpleHistoryAdmin):
         The stock diff reads the categories of every version with two queries per version.
         """
         records = list(historical_records)
-        through = Measure.history.model._meta.get_field("historicalmeasure_categories").related_model
+        through = Measure.history.model._meta.get_field(
+            "historicalmeasure_categories"
+        ).related_model
         # In the shape the history template expects for a many-to-many value.
         categories: dict[int, list[dict[str, str]]] = defaultdict(list)
         rows = through.objects.filter(history__in=[r.history_id for r in records])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import models
 
@@ -26,7 +27,7 @@ class PreloadedAutocompleteSelect(AutocompleteSelect):
         if not self.is_required:
             options.append(self.create_option(name, "", "", False, 0))
         label = self.choices.field.label_from_instance(related)
-        options.append(self.create_option(name, related.pk, label, selected, len(options)))
+        options.append(self.create_option(name, related.pk, label, True, len(options)))
         return [(None, options, 0)]
 
 
@@ -38,25 +39,21 @@ class PreloadedRelationsForm(forms.ModelForm):
             if not isinstance(widget, PreloadedAutocompleteSelect):
                 continue
             model_field = self.instance._meta.get_field(name)
-            if self.instance.pk and model_field.is_cached(self.instance):  # type: ignore[union-attr]
+            if self.instance.pk and model_field.is_cached(self.instance):
                 widget.preloaded = getattr(self.instance, name)
 
 
-class PreloadedAutocompleteMixin:
-    """For inlines: autocomplete fields use the rows' already-loaded related objects."""
+class PreloadedAutocompleteInline(admin.TabularInline):
+    """An inline whose autocomplete fields use the rows' already-loaded related objects."""
 
     form = PreloadedRelationsForm
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: Any, **kwargs: Any
     ) -> Any:
-        if db_field.name in self.autocomplete_fields:  # type: ignore[attr-defined]
+        if db_field.name in self.autocomplete_fields:
             kwargs.setdefault(
                 "widget",
-                PreloadedAutocompleteSelect(
-                    db_field,
-                    self.admin_site,  # type: ignore[attr-defined]
-                    using=kwargs.get("using"),
-                ),
+                PreloadedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using")),
             )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.db import connection
 IN_CI = os.environ.get("CI") == "true"
 
 
-def need(reason: str) -> None:
+def need(reason: str) -> NoReturn:
     """Skip locally with a stated reason; fail in CI, where every server must be present."""
     if IN_CI:
         pytest.fail(f"CI must run this test: {reason}")
@@ -53,8 +54,19 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", workdir],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -94,7 +106,7 @@ def postgres_only() -> None:
 @pytest.fixture(autouse=True)
 def plain_static_files(settings: object) -> None:
     # The hashed-manifest storage needs `collectstatic`; pages under test only need URLs.
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
+    settings.STORAGES = {
+        **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }

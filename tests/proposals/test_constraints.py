@@ -32,7 +32,7 @@ def violates_database(save: object) -> None:
 )
 def test_a_coarse_date_must_fall_on_the_first(precision: str, date: datetime.date) -> None:
     event = EventFactory.build(measure=MeasureFactory(), date=date, date_precision=precision)
-    with pytest.raises(ValidationError, match="first day|1 January"):
+    with pytest.raises(ValidationError, match=r"first day|1 January"):
         event.full_clean()
     violates_database(event.save)
 

@@ -19,7 +19,7 @@ D = datetime.date
 
 @pytest.fixture
 def demo() -> None:
-    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
 def test_the_demo_file_is_in_the_import_format() -> None:
@@ -61,7 +61,7 @@ def test_loading_twice_changes_nothing(demo: None) -> None:
         ]
 
     before = snapshot()
-    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert snapshot() == before
 
 
@@ -69,7 +69,7 @@ def test_loading_again_keeps_a_curators_edit(demo: None) -> None:
     measure = Measure.objects.get(slug="inf-treaty")
     measure.summary = "Edited by a curator."
     measure.save()
-    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     measure.refresh_from_db()
     assert measure.summary == "Edited by a curator."
 

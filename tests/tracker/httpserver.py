@@ -60,7 +60,7 @@ class _Server(ThreadingHTTPServer):
         # Clients that hang up mid-exchange are what these tests provoke; anything else is a
         # bug in a test's route and deserves the traceback.
         if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            super().handle_error(request, client_address)
 
 
 class LoopbackServer:

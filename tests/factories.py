@@ -8,7 +8,7 @@ from typing import Any
 import factory
 
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
-from tracker.models import Source
+from tracker.models import Source, SourceCheck
 
 STATE_CODES = ["USA", "RUS", "CHN", "JPN", "KOR", "PRK", "GBR", "FRA", "DEU", "IND", "PAK", "UKR"]
 
@@ -83,3 +83,15 @@ class CitationFactory(factory.django.DjangoModelFactory):
 
     source = factory.SubFactory(SourceFactory)
     measure = factory.SubFactory(MeasureFactory)
+
+
+class SourceCheckFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SourceCheck
+
+    source = factory.SubFactory(SourceFactory)
+    checked_at = factory.Sequence(
+        lambda n: datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(hours=n)
+    )
+    outcome = SourceCheck.Outcome.OK
+    http_status = 200

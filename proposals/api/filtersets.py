@@ -64,6 +64,24 @@ class ActorCodeFilter(filters.CharFilter):
     field_class = ActorCodeField
 
 
+class StrictBooleanField(forms.Field):
+    """``true`` / ``false`` (also 1/0, yes/no); anything else is an error, not "no filter"."""
+
+    values = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text not in self.values:
+            raise forms.ValidationError("Enter true or false.", code="invalid")
+        return self.values[text]
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class StrictOrderingFilter(filters.OrderingFilter):
     """Orders by the chosen fields, then by id, so pages never overlap or skip a row."""
 
@@ -240,7 +258,7 @@ class _DatedFilterSet(StrictFilterSet):
 class PositionFilterSet(_DatedFilterSet):
     actor = ActorCodeFilter(field_name="actor__code", help_text="Actor code.")
     stance = filters.MultipleChoiceFilter(choices=Position.Stance.choices, distinct=False)
-    current = filters.BooleanFilter(
+    current = StrictBooleanFilter(
         method="filter_current",
         help_text="`true`: only each actor's latest position per measure — as of `date_before` "
         "when given (the stance that held that day), else now. `false`: only superseded ones.",
@@ -297,7 +315,7 @@ class SourceFilterSet(StrictFilterSet):
         help_text="Host name: sources on that host or any of its subdomains (`un.org` also "
         "matches `www.un.org`).",
     )
-    is_primary = filters.BooleanFilter()
+    is_primary = StrictBooleanFilter(help_text="`true` or `false`.")
     ordering = StrictOrderingFilter(fields=("url", "updated_at", "last_checked_at"))
 
     class Meta:

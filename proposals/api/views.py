@@ -67,7 +67,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = Conflict(f"Still referred to by {', '.join(map(str, blocking))}; remove those first.")
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This conflicts with a row written at the same time; read and retry.")
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        # A list field's errors are keyed by position (0, 1 …); JSON keys are strings.
+        response.data = _string_keys(response.data)
+    return response
+
+
+def _string_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {str(key): _string_keys(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_string_keys(item) for item in data]
+    return data
 
 
 class Conflict(exceptions.APIException):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
-
 from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
 
 from tracker.models import REFRESH_FIELDS, Source, SourceCheck
 

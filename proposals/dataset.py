@@ -5,23 +5,33 @@ what the demo data ships in: top-level ``actors``, ``sources`` and ``measures``,
 carrying its ``citations``, ``events`` and ``positions``, each of those carrying ``citations``.
 Rows are matched on natural keys — actor ``code``, source ``url`` (normalized), measure ``slug``;
 an event on (measure, kind, date, actor), a position on (measure, actor, date), a citation on
-(source, what it cites, locator) — so importing the same document twice changes nothing.
+(source, what it cites, locator) — so importing the same document twice changes nothing, and
+importing an export of the database writes nothing at all (no ``updated_at`` moves, no history
+row is added). A measure's ``status`` is exported for readers but never imported: it is derived
+from the events. An import never deletes: rows missing from the document stay as they are.
 
 An import is all-or-nothing: if any row is rejected, nothing is written, and the report says
 which rows and why. With ``update_existing=False`` rows that already exist are left exactly as
-they are (the demo loader uses this so a restart never undoes a curator's edit).
+they are (the demo loader uses this so a restart never undoes a curator's edit); they count as
+``unchanged``.
+
+``dataset_csv_rows`` gives the same data one table at a time, flat, for spreadsheets (a cell
+that a spreadsheet would run as a formula gets a leading apostrophe; the JSON is exact).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, Value, When
+from django.db.models.functions import Coalesce
 
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from proposals.services import measure_recompute_status
@@ -29,6 +39,8 @@ from tracker.models import Source
 from tracker.urlnorm import InvalidSourceURL, normalize_url
 
 FORMAT = "arms-control-tracker/1"
+TABLES = ("actors", "sources", "measures", "events", "positions", "citations")
+ACTIONS = ("created", "updated", "unchanged", "rejected")
 M = TypeVar("M", bound=models.Model)
 
 
@@ -50,10 +62,10 @@ class ImportReport:
         return [row for row in self.rows if row.action == "rejected"]
 
     def counts(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
+        """Every table with every action, zeros included, so clients need not guess keys."""
+        result = {table: dict.fromkeys(ACTIONS, 0) for table in TABLES}
         for (table, action), n in Counter((r.table, r.action) for r in self.rows).items():
-            result.setdefault(table, {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0})
-            result[table][action] = n
+            result.setdefault(table, dict.fromkeys(ACTIONS, 0))[action] = n
         return result
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +95,16 @@ def _messages(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+def _code(value: Any) -> str:
+    return str(value or "").strip().upper()
+
+
+def _not_imported(model: type[models.Model]) -> list[str]:
+    # Timestamps and derived fields (a measure's status) are the database's, not the document's:
+    # validating them would reject rows for values the importer never sets.
+    return [f.name for f in model._meta.concrete_fields if not f.editable]
+
+
 class _Importer:
     def __init__(
         self, *, update_existing: bool, progress: Callable[[int], None] | None = None
@@ -90,10 +112,24 @@ class _Importer:
         self.update_existing = update_existing
         self.report = ImportReport()
         self.progress = progress or (lambda n: None)
+        self.touched_measures: list[Measure] = []
+        # Everything that may be matched is read once, up front: a fixed number of queries
+        # instead of a few per measure.
         self.actors: dict[str, Actor] = {a.code: a for a in Actor.objects.all()}
         self.sources: dict[str, Source] = {s.url: s for s in Source.objects.all()}
         self.categories = {c.code: c for c in Category.objects.all()}
-        self.touched_measures: list[Measure] = []
+        self.events: dict[tuple[int, str, str, str | None], Event] = {
+            (e.measure_id, e.kind, e.date.isoformat(), e.actor.code if e.actor else None): e
+            for e in Event.objects.select_related("actor")
+        }
+        self.positions: dict[tuple[int, str, str], Position] = {
+            (p.measure_id, p.actor.code, p.date.isoformat()): p
+            for p in Position.objects.select_related("actor")
+        }
+        self.citations: dict[tuple[str, int, int, str], Citation] = {}
+        for c in Citation.objects.all():
+            target_name, target_id = _citation_target(c)
+            self.citations[(target_name, target_id, c.source_id, c.locator)] = c
 
     # -- generic upsert ----------------------------------------------------------------------
 
@@ -127,7 +163,7 @@ class _Importer:
                 setattr(obj, name, value)
             action = "updated"
         try:
-            obj.full_clean()
+            obj.full_clean(exclude=_not_imported(model))
         except ValidationError as error:
             self._reject(table, key, _messages(error))
             return None
@@ -138,6 +174,7 @@ class _Importer:
     @staticmethod
     def _to_python(model: type[models.Model], name: str, value: Any) -> Any:
         model_field = model._meta.get_field(name)
+        assert isinstance(model_field, models.Field)
         if isinstance(model_field, models.ForeignKey):
             return value
         if value is None and not model_field.null:
@@ -150,19 +187,50 @@ class _Importer:
     def _reject(self, table: str, key: str, reason: str) -> None:
         self.report.rows.append(RowResult(table, key, "rejected", reason))
 
-    def _require(self, row: dict[str, Any], table: str, *names: str) -> bool:
-        missing = [name for name in names if not row.get(name)]
+    def _rows(self, rows: Any, table: str, owner: str) -> list[dict[str, Any]]:
+        """The rows that are objects; anything else is rejected with its position."""
+        if rows is None:
+            return []
+        if not isinstance(rows, list):
+            self._reject(table, owner or table, f"{table} must be a list")
+            return []
+        good = []
+        for index, row in enumerate(rows):
+            if isinstance(row, dict):
+                good.append(row)
+            else:
+                where = f"{owner} " if owner else ""
+                self._reject(table, f"{where}#{index}", "each row must be an object")
+        return good
+
+    def _require(self, row: dict[str, Any], table: str, key: str, *names: str) -> bool:
+        missing = [name for name in names if row.get(name) in (None, "")]
         if missing:
-            self._reject(table, str(row.get(names[0], "?")), f"missing {', '.join(missing)}")
+            self._reject(table, key, f"missing {', '.join(missing)}")
         return not missing
+
+    def _date(self, row: dict[str, Any], table: str, key: str) -> str | None:
+        """The row's date in ISO form, so "2019-2-2" and "2019-02-02" match the same row."""
+        try:
+            parsed = models.DateField().to_python(row["date"])
+        except ValidationError as error:
+            self._reject(table, key, f"date: {' '.join(error.messages)}")
+            return None
+        return parsed.isoformat() if parsed else None
+
+    def _mark_updated(self, table: str, key: str) -> None:
+        for row in self.report.rows:
+            if row.table == table and row.key == key and row.action == "unchanged":
+                row.action = "updated"
 
     # -- tables ------------------------------------------------------------------------------
 
     def import_actors(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            if not self._require(row, "actors", "code", "name"):
+            self.progress(1)
+            code = _code(row.get("code"))
+            if not self._require(row, "actors", code or "?", "code", "name"):
                 continue
-            code = str(row["code"]).strip().upper()
             actor = self.upsert(
                 Actor,
                 table="actors",
@@ -171,7 +239,7 @@ class _Importer:
                 lookup={"code": code},
                 values={
                     "name": row["name"],
-                    "kind": row.get("kind", Actor.Kind.STATE),
+                    "kind": row.get("kind") or Actor.Kind.STATE,
                     "aliases": row.get("aliases") or [],
                 },
             )
@@ -179,48 +247,40 @@ class _Importer:
                 self.actors[code] = actor
         # Successors point at other actors, so they are set once every actor exists.
         for row in rows:
-            code = str(row.get("code", "")).strip().upper()
+            code = _code(row.get("code"))
             actor = self.actors.get(code)
             if actor is None or "successor" not in row:
                 continue
-            successor_code = row["successor"]
+            successor_code = _code(row["successor"])
             successor = self.actors.get(successor_code) if successor_code else None
             if successor_code and successor is None:
                 self._reject("actors", code, f"successor {successor_code!r} is not an actor")
                 continue
-            if actor.successor_id != (successor.pk if successor else None):
-                if actor.successor_id is not None and not self.update_existing:
-                    continue
-                actor.successor = successor
-                actor.save(update_fields=["successor", "updated_at"])
-                self._mark_updated("actors", code)
-
-    def _mark_updated(self, table: str, key: str) -> None:
-        for row in self.report.rows:
-            if row.table == table and row.key == key and row.action == "unchanged":
-                row.action = "updated"
+            if actor.successor_id == (successor.pk if successor else None):
+                continue
+            if actor.successor_id is not None and not self.update_existing:
+                continue
+            actor.successor = successor
+            try:
+                actor.full_clean(exclude=_not_imported(Actor))
+            except ValidationError as error:
+                self._reject("actors", code, _messages(error))
+                continue
+            actor.save(update_fields=["successor", "updated_at"])
+            self._mark_updated("actors", code)
 
     def import_sources(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            if not self._require(row, "sources", "url"):
+            self.progress(1)
+            if not self._require(row, "sources", str(row.get("url") or "?"), "url"):
                 continue
             try:
-                url = normalize_url(row["url"])
+                url = normalize_url(str(row["url"]))
             except InvalidSourceURL as error:
                 self._reject("sources", str(row["url"]), f"url: {error}")
                 continue
-            values = {
-                name: row[name]
-                for name in (
-                    "title",
-                    "publisher",
-                    "kind",
-                    "is_primary",
-                    "published_on",
-                    "archived_url",
-                )
-                if name in row
-            }
+            names = ("title", "publisher", "kind", "is_primary", "published_on", "archived_url")
+            values: dict[str, Any] = {name: row[name] for name in names if name in row}
             source = self.upsert(
                 Source,
                 table="sources",
@@ -232,14 +292,14 @@ class _Importer:
             if source:
                 self.sources[url] = source
 
-    def source_for(self, table: str, key: str, url: str) -> Source | None:
+    def source_for(self, table: str, key: str, url: Any) -> Source | None:
         try:
-            source = self.sources.get(normalize_url(url))
+            source = self.sources.get(normalize_url(str(url)))
         except InvalidSourceURL as error:
-            self._reject(table, key, f"citation source: {error}")
+            self._reject(table, key, f"source: {error}")
             return None
         if source is None:
-            self._reject(table, key, f"citation source {url!r} is not in sources")
+            self._reject(table, key, f"source {url!r} is not in sources")
         return source
 
     def import_measures(self, rows: list[dict[str, Any]]) -> None:
@@ -247,9 +307,9 @@ class _Importer:
         measures: dict[str, Measure] = {}
         for row in rows:
             self.progress(1)
-            if not self._require(row, "measures", "slug", "title", "form", "scope"):
+            slug = str(row.get("slug") or "")
+            if not self._require(row, "measures", slug or "?", "slug", "title", "form", "scope"):
                 continue
-            slug = row["slug"]
             measure = self.upsert(
                 Measure,
                 table="measures",
@@ -266,17 +326,22 @@ class _Importer:
                 continue
             measures[slug] = measure
             self.touched_measures.append(measure)
-            self._set_categories(measure, slug, row.get("categories") or [])
-            self.import_citations(row.get("citations") or [], "measures", slug, measure=measure)
-            self.import_events(measure, row.get("events") or [])
-            self.import_positions(measure, row.get("positions") or [])
+            self._set_categories(measure, slug, row.get("categories"))
+            self.import_citations(
+                self._rows(row.get("citations"), "citations", slug), slug, measure=measure
+            )
+            self.import_events(measure, self._rows(row.get("events"), "events", slug))
+            self.import_positions(measure, self._rows(row.get("positions"), "positions", slug))
         self._set_parents(rows, {**existing, **measures})
 
-    def _set_categories(self, measure: Measure, slug: str, codes: list[str]) -> None:
+    def _set_categories(self, measure: Measure, slug: str, codes: Any) -> None:
+        if not isinstance(codes, list) or not codes:
+            self._reject("measures", slug, "categories: give a list of at least one category")
+            return
         unknown = [code for code in codes if code not in self.categories]
-        if unknown or not codes:
-            reason = f"unknown categories {unknown}" if unknown else "no categories"
-            self._reject("measures", slug, reason)
+        if unknown:
+            known = ", ".join(sorted(self.categories))
+            self._reject("measures", slug, f"categories: unknown {unknown} (known: {known})")
             return
         current = {c.code for c in measure.categories.all()}
         if current == set(codes) or (current and not self.update_existing):
@@ -286,23 +351,21 @@ class _Importer:
 
     def _set_parents(self, rows: list[dict[str, Any]], measures: dict[str, Measure]) -> None:
         for row in rows:
-            measure = measures.get(row.get("slug", ""))
+            measure = measures.get(str(row.get("slug") or ""))
             if measure is None or "parent" not in row:
                 continue
             parent_slug = row["parent"]
             parent = measures.get(parent_slug) if parent_slug else None
             if parent_slug and parent is None:
-                parent = Measure.objects.filter(slug=parent_slug).first()
-                if parent is None:
-                    self._reject("measures", measure.slug, f"parent {parent_slug!r} not found")
-                    continue
+                self._reject("measures", measure.slug, f"parent {parent_slug!r} not found")
+                continue
             if measure.parent_id == (parent.pk if parent else None):
                 continue
             if measure.parent_id is not None and not self.update_existing:
                 continue
             measure.parent = parent
             try:
-                measure.full_clean()
+                measure.full_clean(exclude=_not_imported(Measure))
             except ValidationError as error:
                 self._reject("measures", measure.slug, _messages(error))
                 continue
@@ -310,28 +373,28 @@ class _Importer:
             self._mark_updated("measures", measure.slug)
 
     def import_events(self, measure: Measure, rows: list[dict[str, Any]]) -> None:
-        existing = {
-            (e.kind, e.date.isoformat(), e.actor.code if e.actor else None): e
-            for e in measure.events.select_related("actor")
-        }
         for row in rows:
-            if not self._require(row, "events", "kind", "date"):
+            actor_code = _code(row.get("actor")) or None
+            key = f"{measure.slug}/{row.get('kind')}/{row.get('date')}/{actor_code or '-'}"
+            if not self._require(row, "events", key, "kind", "date"):
                 continue
-            actor_code = row.get("actor") or None
-            key = f"{measure.slug}/{row['kind']}/{row['date']}/{actor_code or '-'}"
+            date = self._date(row, "events", key)
+            if date is None:
+                continue
             actor = self.actors.get(actor_code) if actor_code else None
             if actor_code and actor is None:
                 self._reject("events", key, f"actor {actor_code!r} is not an actor")
                 continue
+            match = (measure.pk, str(row["kind"]), date, actor_code)
             event = self.upsert(
                 Event,
                 table="events",
                 key=key,
-                existing=existing.get((row["kind"], str(row["date"]), actor_code)),
+                existing=self.events.get(match),
                 lookup={"measure": measure, "actor": actor},
                 values={
                     "kind": row["kind"],
-                    "date": row["date"],
+                    "date": date,
                     **{
                         name: row[name]
                         for name in ("date_precision", "scope_note", "certainty", "description")
@@ -340,66 +403,88 @@ class _Importer:
                 },
             )
             if event:
-                self.import_citations(row.get("citations") or [], "events", key, event=event)
+                self.events[match] = event
+                self.import_citations(
+                    self._rows(row.get("citations"), "citations", key), key, event=event
+                )
 
     def import_positions(self, measure: Measure, rows: list[dict[str, Any]]) -> None:
-        existing = {
-            (p.actor.code, p.date.isoformat()): p for p in measure.positions.select_related("actor")
-        }
         for row in rows:
-            if not self._require(row, "positions", "actor", "stance", "date"):
+            code = _code(row.get("actor"))
+            key = f"{measure.slug}/{code}/{row.get('date')}"
+            if not self._require(row, "positions", key, "actor", "stance", "date"):
                 continue
-            key = f"{measure.slug}/{row['actor']}/{row['date']}"
-            actor = self.actors.get(row["actor"])
+            date = self._date(row, "positions", key)
+            if date is None:
+                continue
+            actor = self.actors.get(code)
             if actor is None:
-                self._reject("positions", key, f"actor {row['actor']!r} is not an actor")
+                self._reject("positions", key, f"actor {code!r} is not an actor")
                 continue
+            match = (measure.pk, code, date)
             position = self.upsert(
                 Position,
                 table="positions",
                 key=key,
-                existing=existing.get((actor.code, str(row["date"]))),
+                existing=self.positions.get(match),
                 lookup={"measure": measure, "actor": actor},
                 values={
                     "stance": row["stance"],
-                    "date": row["date"],
+                    "date": date,
                     **{name: row[name] for name in ("date_precision", "quote") if name in row},
                 },
             )
             if position:
+                self.positions[match] = position
                 self.import_citations(
-                    row.get("citations") or [], "positions", key, position=position
+                    self._rows(row.get("citations"), "citations", key), key, position=position
                 )
 
-    def import_citations(
-        self, rows: list[dict[str, Any]], owner_table: str, owner_key: str, **target: Any
-    ) -> None:
-        (target_name, target_obj), = target.items()
-        existing = {
-            (c.source_id, c.locator): c
-            for c in Citation.objects.filter(**{target_name: target_obj})
-        }
+    def import_citations(self, rows: list[dict[str, Any]], owner_key: str, **target: Any) -> None:
+        ((target_name, target_obj),) = target.items()
         for row in rows:
             key = f"{owner_key} <- {row.get('source')}"
-            if not self._require(row, "citations", "source"):
+            if not self._require(row, "citations", key, "source"):
                 continue
             source = self.source_for("citations", key, row["source"])
             if source is None:
                 continue
-            locator = row.get("locator", "")
-            self.upsert(
+            locator = str(row.get("locator") or "")
+            match = (target_name, target_obj.pk, source.pk, locator)
+            citation = self.upsert(
                 Citation,
                 table="citations",
                 key=key,
-                existing=existing.get((source.pk, locator)),
+                existing=self.citations.get(match),
                 lookup={"source": source, "locator": locator, **target},
-                values={"quote": row.get("quote", "")},
+                values={"quote": row.get("quote") or ""},
             )
+            if citation:
+                self.citations[match] = citation
+
+
+def _citation_target(citation: Citation) -> tuple[str, int]:
+    for name in ("measure", "event", "position"):
+        target_id = getattr(citation, f"{name}_id")
+        if target_id is not None:
+            return name, target_id
+    raise ValueError(f"citation {citation.pk} cites nothing")  # the database forbids this
+
+
+def document_rows(data: Any) -> int:
+    """How many top-level rows a document has: the total of an import's progress bar."""
+    if not isinstance(data, dict):
+        return 0
+    return sum(
+        len(data[table])
+        for table in ("actors", "sources", "measures")
+        if isinstance(data.get(table), list)
+    )
 
 
 def dataset_import(
     *,
-    data: dict[str, Any],
+    data: Any,
     update_existing: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -415,18 +500,27 @@ def dataset_import(
             report = ImportReport()
             report.rows.append(RowResult("document", table, "rejected", "must be a list"))
             return report
-    importer = _Importer(update_existing=update_existing, progress=progress)
     try:
         with transaction.atomic():
-            importer.import_actors(data.get("actors", []))
-            importer.import_sources(data.get("sources", []))
-            importer.import_measures(data.get("measures", []))
+            # Read the existing rows inside the transaction, so what is matched is what is
+            # written over.
+            importer = _Importer(update_existing=update_existing, progress=progress)
+            importer.import_actors(importer._rows(data.get("actors"), "actors", ""))
+            importer.import_sources(importer._rows(data.get("sources"), "sources", ""))
+            importer.import_measures(importer._rows(data.get("measures"), "measures", ""))
             if importer.report.rejected:
                 raise DatasetRejected(importer.report)
             for measure in importer.touched_measures:
                 measure_recompute_status(measure=measure)
     except DatasetRejected as rejected:
         return rejected.report
+    except IntegrityError as error:
+        # Another writer created the same natural key between our read and our write.
+        report = ImportReport()
+        report.rows.append(
+            RowResult("document", "conflict", "rejected", f"concurrent change, retry: {error}")
+        )
+        return report
     importer.report.applied = True
     return importer.report
 
@@ -443,18 +537,28 @@ def _citations(citations: Iterable[Citation]) -> list[dict[str, Any]]:
 
 
 def dataset_export() -> dict[str, Any]:
-    """The whole dataset in the import format, in a fixed order (so exports can be diffed)."""
-    cited = models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
+    """The whole dataset in the import format, in a fixed order (so exports can be diffed).
+
+    Nine queries whatever the size: actors, sources, measures, and one each for the
+    categories, events, positions and the three kinds of citation.
+    """
+    cited = models.Prefetch(
+        "citations", queryset=Citation.objects.select_related("source").order_by("id")
+    )
     measures = Measure.objects.select_related("parent").prefetch_related(
         "categories",
         cited,
         models.Prefetch(
             "events",
-            queryset=Event.objects.select_related("actor").prefetch_related(cited),
+            queryset=Event.objects.select_related("actor")
+            .prefetch_related(cited)
+            .order_by("date", "id"),
         ),
         models.Prefetch(
             "positions",
-            queryset=Position.objects.select_related("actor").prefetch_related(cited),
+            queryset=Position.objects.select_related("actor")
+            .prefetch_related(cited)
+            .order_by("date", "id"),
         ),
     )
     return {
@@ -522,3 +626,151 @@ def dataset_export() -> dict[str, Any]:
             for m in measures.order_by("slug")
         ],
     }
+
+
+# --- one table at a time, flat ----------------------------------------------------------------
+
+# Every table carries its database id (so tables can be joined) and the natural keys of what
+# it points at (so a reader needs no other table to understand a row). Lists and free-form
+# objects (aliases, parameters) are JSON text; a measure's categories are joined with ";".
+_CITED_MEASURE = Coalesce("measure__slug", "event__measure__slug", "position__measure__slug")
+_CITES = Case(
+    When(measure__isnull=False, then=Value("measure")),
+    When(event__isnull=False, then=Value("event")),
+    default=Value("position"),
+)
+CSV_TABLES: dict[str, tuple[type[models.Model], list[str], list[tuple[str, Any]]]] = {
+    # table: (model, ordering, [(column, field path or expression)])
+    "measures": (
+        Measure,
+        ["slug"],
+        [
+            ("id", "id"),
+            ("slug", "slug"),
+            ("title", "title"),
+            ("summary", "summary"),
+            ("categories", None),  # filled from one query on the categories table
+            ("form", "form"),
+            ("scope", "scope"),
+            ("venue", "venue"),
+            ("parent", "parent__slug"),
+            ("parameters", "parameters"),
+            ("status", "status"),
+        ],
+    ),
+    "actors": (
+        Actor,
+        ["code"],
+        [
+            ("id", "id"),
+            ("code", "code"),
+            ("name", "name"),
+            ("kind", "kind"),
+            ("aliases", "aliases"),
+            ("successor", "successor__code"),
+        ],
+    ),
+    "events": (
+        Event,
+        ["measure__slug", "date", "id"],
+        [
+            ("id", "id"),
+            ("measure", "measure__slug"),
+            ("kind", "kind"),
+            ("date", "date"),
+            ("date_precision", "date_precision"),
+            ("actor", "actor__code"),
+            ("scope_note", "scope_note"),
+            ("certainty", "certainty"),
+            ("description", "description"),
+        ],
+    ),
+    "positions": (
+        Position,
+        ["measure__slug", "date", "id"],
+        [
+            ("id", "id"),
+            ("measure", "measure__slug"),
+            ("actor", "actor__code"),
+            ("stance", "stance"),
+            ("date", "date"),
+            ("date_precision", "date_precision"),
+            ("quote", "quote"),
+        ],
+    ),
+    "sources": (
+        Source,
+        ["url"],
+        [
+            ("id", "id"),
+            ("url", "url"),
+            ("title", "title"),
+            ("publisher", "publisher"),
+            ("kind", "kind"),
+            ("is_primary", "is_primary"),
+            ("published_on", "published_on"),
+            ("archived_url", "archived_url"),
+            ("health", "health"),
+            ("last_checked_at", "last_checked_at"),
+        ],
+    ),
+    "citations": (
+        Citation,
+        ["id"],
+        [
+            ("id", "id"),
+            ("source", "source__url"),
+            ("cites", _CITES),
+            ("measure", _CITED_MEASURE),  # the measure cited, or the one the event/position is on
+            ("event", "event_id"),
+            ("position", "position_id"),
+            ("locator", "locator"),
+            ("quote", "quote"),
+        ],
+    ),
+}
+CHUNK = 2000
+
+
+# A spreadsheet runs a cell starting with one of these as a formula; quotes and titles come from
+# the web, so such cells get a leading apostrophe (as OWASP advises). The JSON export is exact.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, datetime.date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def dataset_csv_rows(table: str) -> Iterator[list[Any]]:
+    """The header, then one list of cells per row of ``table``, read in chunks.
+
+    One query per table (two for measures: their categories first), however many rows.
+    Raises ``KeyError`` for a table not in ``CSV_TABLES``.
+    """
+    model, ordering, columns = CSV_TABLES[table]
+    yield [name for name, _ in columns]
+    categories: dict[int, str] = {}
+    if model is Measure:
+        through = Measure.categories.through.objects.order_by("measure_id", "category_id")
+        for measure_id, code in through.values_list("measure_id", "category_id"):
+            categories[measure_id] = (
+                f"{categories[measure_id]};{code}" if measure_id in categories else code
+            )
+    selected = [path for _, path in columns if path is not None]
+    rows = model._default_manager.order_by(*ordering).values_list(*selected)
+    for values in rows.iterator(chunk_size=CHUNK):
+        cells = iter(values)
+        yield [
+            categories.get(values[0], "") if path is None else _cell(next(cells))
+            for _, path in columns
+        ]

@@ -13,7 +13,7 @@ from tracker.models import Source, SourceCheck
 STATE_CODES = ["USA", "RUS", "CHN", "JPN", "KOR", "PRK", "GBR", "FRA", "DEU", "IND", "PAK", "UKR"]
 
 
-class ActorFactory(factory.django.DjangoModelFactory):
+class ActorFactory(factory.django.DjangoModelFactory[Actor]):
     class Meta:
         model = Actor
         django_get_or_create = ["code"]
@@ -28,7 +28,7 @@ class OrganizationFactory(ActorFactory):
     kind = Actor.Kind.ORGANIZATION
 
 
-class SourceFactory(factory.django.DjangoModelFactory):
+class SourceFactory(factory.django.DjangoModelFactory[Source]):
     class Meta:
         model = Source
 
@@ -38,7 +38,7 @@ class SourceFactory(factory.django.DjangoModelFactory):
     kind = Source.Kind.NEWS
 
 
-class MeasureFactory(factory.django.DjangoModelFactory):
+class MeasureFactory(factory.django.DjangoModelFactory[Measure]):
     class Meta:
         model = Measure
         skip_postgeneration_save = True
@@ -57,7 +57,7 @@ class MeasureFactory(factory.django.DjangoModelFactory):
         self.categories.set(Category.objects.filter(code__in=codes))
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
 
@@ -67,7 +67,7 @@ class EventFactory(factory.django.DjangoModelFactory):
     date_precision = "day"
 
 
-class PositionFactory(factory.django.DjangoModelFactory):
+class PositionFactory(factory.django.DjangoModelFactory[Position]):
     class Meta:
         model = Position
 
@@ -77,7 +77,7 @@ class PositionFactory(factory.django.DjangoModelFactory):
     date = factory.Sequence(lambda n: datetime.date(2000, 1, 1) + datetime.timedelta(days=n))
 
 
-class CitationFactory(factory.django.DjangoModelFactory):
+class CitationFactory(factory.django.DjangoModelFactory[Citation]):
     class Meta:
         model = Citation
 

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from proposals.api.feeds import ChangesView, MatrixView
 from proposals.api.views import (
     ActorViewSet,
     CitationViewSet,
@@ -28,4 +29,6 @@ urlpatterns = [
     path("auth/login/", LoginView.as_view(), name="knox_login"),
     path("auth/logout/", LogoutView.as_view(), name="knox_logout"),
     path("auth/logoutall/", LogoutAllView.as_view(), name="knox_logoutall"),
+    path("matrix/", MatrixView.as_view(), name="matrix"),
+    path("changes/", ChangesView.as_view(), name="changes"),
 ]

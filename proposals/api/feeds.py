@@ -1,0 +1,434 @@
+"""Read-only views over the whole dataset rather than one resource: the stance matrix and the
+change feed. Both answer a bad parameter with a 400 whose body names the parameter.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+
+from django.db.models import Exists, OuterRef, Value
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from proposals.api.renderers import CSVRenderer
+from proposals.changefeed import ACTIONS, TABLES, Cursor, InvalidCursor, changes_since
+from proposals.models import Actor, Category, Measure, Position
+
+# --- shared by the bulk views -------------------------------------------------------------------
+
+
+def default_renderers() -> list[type[BaseRenderer]]:
+    return list(cast("list[type[BaseRenderer]]", api_settings.DEFAULT_RENDERER_CLASSES))
+
+
+class CSVOrJSONView(APIView):
+    """JSON by default; CSV on ``?format=csv`` or ``Accept: text/csv``, written by the view
+    itself (errors keep the API's CSV error form: ``field,message``)."""
+
+    renderer_classes = [*default_renderers(), CSVRenderer]
+    permission_classes = [AllowAny]
+
+    def wants_csv(self, request: Request) -> bool:
+        return getattr(request.accepted_renderer, "format", None) == "csv"
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """Each row as one CSV line, produced lazily so a large table streams."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
+def csv_response(content: str, *, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class CommaSeparatedList(serializers.ListField):
+    """A parameter given as ``?x=a&x=b``, ``?x=a,b`` or both. Errors are one flat list."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        values = data if isinstance(data, list) else [data]
+        items = [part.strip() for value in values for part in str(value).split(",")]
+        result: list[Any] = []
+        errors: list[Any] = []
+        for item in filter(None, items):
+            try:
+                result.append(self.child.run_validation(item))
+            except serializers.ValidationError as error:
+                errors.extend(error.detail if isinstance(error.detail, list) else [error.detail])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return result
+
+
+def list_parameter(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, many=True, explode=True, description=description, **kwargs
+    )
+
+
+def format_parameter(description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "format", OpenApiTypes.STR, enum=["json", "csv"], description=description
+    )
+
+
+CSV_PARAMETER_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.STR,
+    description="A parameter is invalid: a `field,message` header, then one row per parameter.",
+)
+PARAMETER_ERRORS = OpenApiResponse(
+    response={
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    },
+    description="A parameter is invalid. Each key is a parameter name, each value the problems "
+    'with it, e.g. `{"as_of": ["Date has wrong format. Use one of these formats instead: '
+    'YYYY-MM-DD."]}`.',
+)
+
+
+# --- the matrix ---------------------------------------------------------------------------------
+
+STANCES = ", ".join(
+    f"`{value}`" if label.lower() == value else f"`{value}` ({label.lower()})"
+    for value, label in Position.Stance.choices
+)
+
+
+class MatrixParameters(serializers.Serializer[Any]):
+    as_of = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    category = CommaSeparatedList(
+        child=serializers.ChoiceField(choices=Category.Code.choices), required=False
+    )
+    measure = CommaSeparatedList(child=serializers.SlugField(), required=False)
+    actor = CommaSeparatedList(child=serializers.CharField(), required=False)
+
+
+class MatrixCellSerializer(serializers.Serializer[Any]):
+    stance = serializers.ChoiceField(choices=Position.Stance.choices)
+    date = serializers.DateField()
+    date_precision = serializers.CharField()
+    position = serializers.IntegerField(help_text="The id of the position this cell shows.")
+
+
+class MatrixMeasureSerializer(serializers.Serializer[Any]):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+
+
+class MatrixRowSerializer(serializers.Serializer[Any]):
+    actor = serializers.CharField(help_text="The actor's code.")
+    name = serializers.CharField()
+    cells = serializers.DictField(
+        child=MatrixCellSerializer(allow_null=True),
+        help_text="One entry per measure of `measures`, keyed by slug; null where the actor "
+        "had taken no position on that measure.",
+    )
+
+
+class MatrixSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField(allow_null=True)
+    measures = MatrixMeasureSerializer(many=True, help_text="The columns, by slug.")
+    rows = MatrixRowSerializer(many=True, help_text="One row per actor, by code.")
+
+
+def stance_matrix(
+    *,
+    as_of: datetime.date | None,
+    categories: list[str],
+    slugs: list[str],
+    codes: list[str],
+) -> dict[str, Any]:
+    """Each actor's latest position on each measure (on ``as_of`` when given).
+
+    Two queries whatever the size — the measures, then the positions with their actors — and
+    a third to check the actor codes when some are asked for. Raises ``ValidationError`` keyed
+    by parameter for slugs or codes that name nothing.
+    """
+    measures = Measure.objects.all()
+    if slugs:
+        measures = measures.filter(slug__in=slugs)
+    found = measures
+    if categories:
+        # EXISTS rather than a join, so a measure in two of the categories is one column.
+        through = Measure.categories.through.objects.filter(
+            measure_id=OuterRef("pk"), category_id__in=categories
+        )
+        found = found.annotate(in_categories=Exists(through))
+        measures = measures.filter(Exists(through))
+    else:
+        found = found.annotate(in_categories=Value(True))
+    # One query tells both the columns and which asked-for slugs name nothing at all (a slug
+    # outside the categories is not "unknown", just not in this grid).
+    rows_found = list(found.order_by("slug").values_list("id", "slug", "title", "in_categories"))
+    columns = [(pk, slug, title) for pk, slug, title, wanted in rows_found if wanted]
+    unknown = sorted(set(slugs) - {slug for _, slug, _, _ in rows_found})
+    if unknown:
+        raise serializers.ValidationError({"measure": [f"Unknown measure: {', '.join(unknown)}."]})
+
+    rows: dict[str, dict[str, Any]] = {}
+    if codes:
+        named = dict(Actor.objects.filter(code__in=codes).values_list("code", "name"))
+        unknown = sorted(set(codes) - set(named))
+        if unknown:
+            raise serializers.ValidationError({"actor": [f"Unknown actor: {', '.join(unknown)}."]})
+        rows = {code: {"actor": code, "name": name, "cells": {}} for code, name in named.items()}
+
+    positions = Position.objects.current(on=as_of).filter(measure__in=measures.values("pk"))
+    if codes:
+        positions = positions.filter(actor__code__in=codes)
+    slug_of = {pk: slug for pk, slug, _ in columns}
+    for pk, measure_id, code, name, stance, date, precision in positions.values_list(
+        "pk", "measure_id", "actor__code", "actor__name", "stance", "date", "date_precision"
+    ):
+        row = rows.setdefault(code, {"actor": code, "name": name, "cells": {}})
+        if measure_id in slug_of:  # a measure added between the two queries has no column
+            row["cells"][slug_of[measure_id]] = {
+                "stance": stance,
+                "date": date,
+                "date_precision": precision,
+                "position": pk,
+            }
+    slug_list = [slug for _, slug, _ in columns]
+    return {
+        "as_of": as_of,
+        "measures": [{"slug": slug, "title": title} for _, slug, title in columns],
+        "rows": [
+            {**row, "cells": {slug: row["cells"].get(slug) for slug in slug_list}}
+            for _, row in sorted(rows.items())
+        ],
+    }
+
+
+def matrix_csv(matrix: dict[str, Any]) -> Iterator[list[str]]:
+    slugs = [measure["slug"] for measure in matrix["measures"]]
+    yield ["actor", *slugs]
+    for row in matrix["rows"]:
+        yield [row["actor"], *((row["cells"][s] or {}).get("stance", "") for s in slugs)]
+
+
+class MatrixView(CSVOrJSONView):
+    @extend_schema(
+        summary="Actors by measures: who stands where",
+        description=(
+            "A grid of stances: one row per actor, one column per measure, each cell the "
+            "actor's *current* position on the measure — its latest by date (on the same date, "
+            "the one recorded last) — or, with `as_of`, the latest dated on or before that "
+            f"day. Stances: {STANCES}. Rows list only actors with at least one stance in the "
+            "grid, plus every actor named in `actor`; columns list every measure matching the "
+            "filters, in slug order.\n\n"
+            "CSV (`?format=csv` or `Accept: text/csv`): the first column is the actor code, "
+            "then one column per measure slug; a cell holds the stance or is empty."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "as_of",
+                OpenApiTypes.DATE,
+                description="YYYY-MM-DD: stances as they stood at the end of that day.",
+            ),
+            list_parameter(
+                "category",
+                "Only measures in any of these categories. Repeat or separate with commas.",
+                enum=Category.Code.values,
+            ),
+            list_parameter("measure", "Only these measures, by slug. Repeat or use commas."),
+            list_parameter(
+                "actor", "Only these actors, by code (e.g. `CHN`). Repeat or use commas."
+            ),
+            format_parameter("`csv` for the grid as CSV; JSON otherwise."),
+        ],
+        responses={
+            (200, "application/json"): MatrixSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="The grid as CSV."
+            ),
+            (400, "application/json"): PARAMETER_ERRORS,
+            (400, "text/csv"): CSV_PARAMETER_ERRORS,
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        parameters = MatrixParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        given = parameters.validated_data
+        matrix = stance_matrix(
+            as_of=given.get("as_of"),
+            categories=given.get("category", []),
+            slugs=given.get("measure", []),
+            codes=[code.upper() for code in given.get("actor", [])],
+        )
+        if self.wants_csv(request):
+            when = matrix["as_of"].isoformat() if matrix["as_of"] else "current"
+            return csv_response(csv_text(matrix_csv(matrix)), filename=f"matrix-{when}.csv")
+        return Response(matrix)
+
+
+# --- the change feed ----------------------------------------------------------------------------
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+class ChangesParameters(serializers.Serializer[Any]):
+    since = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
+
+    def validate_since(self, value: str) -> Cursor:
+        if value.startswith("c1."):
+            try:
+                return Cursor.decode(value)
+            except InvalidCursor:
+                raise serializers.ValidationError(
+                    "Not a cursor from this feed: pass back a `next_cursor` unchanged."
+                ) from None
+        parsed = _parse_instant(value)
+        if parsed is None:
+            raise serializers.ValidationError(
+                "Give a `next_cursor` from an earlier page or an ISO 8601 date-time "
+                "(e.g. 2024-01-31T12:00:00Z)."
+            )
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, datetime.UTC)
+        return Cursor(since=parsed)
+
+
+def _parse_instant(value: str) -> datetime.datetime | None:
+    try:
+        # An unencoded "+" in a query string arrives as a space: "…T10:00:00 02:00".
+        parsed = parse_datetime(value) or parse_datetime(value.replace(" ", "+"))
+        if parsed is None and (day := parse_date(value)) is not None:
+            parsed = datetime.datetime.combine(day, datetime.time())
+    except ValueError:  # well formed, but no such day or time
+        return None
+    return parsed
+
+
+class FieldChangeSerializer(serializers.Serializer[Any]):
+    field = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class ChangeSerializer(serializers.Serializer[Any]):
+    table = serializers.ChoiceField(choices=list(TABLES))
+    id = serializers.IntegerField()
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="The natural key: a measure's slug, an actor's code, a source's URL; "
+        "`<measure>/<kind>/<date>/<actor or ->` for an event, `<measure>/<actor>/<date>` for "
+        "a position; null for a citation.",
+    )
+    action = serializers.ChoiceField(choices=list(ACTIONS.values()))
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True, help_text="The author's username, if known.")
+    changes = FieldChangeSerializer(
+        many=True,
+        allow_null=True,
+        help_text="Updates only: each changed field with its value before and after. Foreign "
+        "keys are ids; a measure's categories are lists of codes.",
+    )
+
+
+class ChangePageSerializer(serializers.Serializer[Any]):
+    results = ChangeSerializer(many=True)
+    next_cursor = serializers.CharField(
+        help_text="Store it and pass it as `since` next time: the feed resumes exactly after "
+        "the last change this page covered."
+    )
+    has_more = serializers.BooleanField(
+        help_text="More changes are ready now: ask again with `next_cursor` at once."
+    )
+
+
+class ChangesView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="What changed: creations, updates and deletions, in commit order",
+        description=(
+            "Every create, update and delete of measures, actors, events, positions, citations "
+            "and sources, from the audit history, oldest first: each table in the order its "
+            "rows were written, tables interleaved by time (`at`).\n\n"
+            "**Keeping in sync.** Start with `since` = an ISO 8601 date-time (or nothing, for "
+            "the whole history). Each page returns `next_cursor`: **store it** and pass it as "
+            "`since` on the next call. Following the cursors delivers every change exactly "
+            "once — none skipped, none repeated — even when writes commit concurrently or share "
+            "a timestamp: a change is served only after every transaction that began before "
+            "it has finished, so the feed may lag a running write by its duration. While "
+            "`has_more` is true, ask again at once; otherwise poll later with the same cursor.\n\n"
+            "A page covers at most `page_size` changes but may list fewer, since saves that "
+            "changed nothing are skipped; an empty page with `has_more` true is possible."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.STR,
+                description="A `next_cursor` from an earlier page, or an ISO 8601 date-time "
+                "(a date alone means its midnight UTC; no offset means UTC): only changes "
+                "recorded at or after it.",
+            ),
+            OpenApiParameter(
+                "page_size",
+                OpenApiTypes.INT,
+                description=f"Changes per page, 1 to {MAX_PAGE_SIZE}; default {DEFAULT_PAGE_SIZE}.",
+            ),
+        ],
+        responses={200: ChangePageSerializer, 400: PARAMETER_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        parameters = ChangesParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        cursor = parameters.validated_data.get("since") or Cursor()
+        page = changes_since(cursor, limit=parameters.validated_data["page_size"])
+        return Response(
+            {
+                "results": [
+                    {
+                        "table": change.table,
+                        "id": change.id,
+                        "key": change.key,
+                        "action": change.action,
+                        "at": change.at,
+                        "by": change.by,
+                        "changes": None
+                        if change.changes is None
+                        else [
+                            {"field": c.field, "before": c.before, "after": c.after}
+                            for c in change.changes
+                        ],
+                    }
+                    for change in page.changes
+                ],
+                "next_cursor": page.next_cursor.encode(),
+                "has_more": page.has_more,
+            }
+        )

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from proposals.api.bulk import ExportView, ImportView
 from proposals.api.feeds import ChangesView, MatrixView
 from proposals.api.views import (
     ActorViewSet,
@@ -31,4 +32,6 @@ urlpatterns = [
     path("auth/logoutall/", LogoutAllView.as_view(), name="knox_logoutall"),
     path("matrix/", MatrixView.as_view(), name="matrix"),
     path("changes/", ChangesView.as_view(), name="changes"),
+    path("export/", ExportView.as_view(), name="export"),
+    path("import/", ImportView.as_view(), name="import"),
 ]

@@ -1,0 +1,232 @@
+"""The whole dataset in one request: export it (anyone), import it (curators).
+
+Both speak the format of ``proposals.dataset``; the import is all-or-nothing and idempotent on
+natural keys, so a client may re-send the same document safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from django.db import connection, transaction
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils import timezone
+from drf_orjson_renderer.parsers import ORJSONParser
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from proposals.api.feeds import (
+    CSV_PARAMETER_ERRORS,
+    PARAMETER_ERRORS,
+    CSVOrJSONView,
+    csv_lines,
+    default_renderers,
+    format_parameter,
+)
+from proposals.api.renderers import CSVRenderer
+from proposals.dataset import CSV_TABLES, FORMAT, dataset_csv_rows, dataset_export, dataset_import
+from proposals.models import Actor, Citation, Event, Measure, Position
+from tracker.models import Source
+
+# Generous for this dataset (the demo data is a few hundred kilobytes), small enough that one
+# request cannot exhaust a web process's memory.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+IMPORTED_MODELS = (Actor, Source, Measure, Event, Position, Citation)
+IMPORT_PERMISSIONS = [
+    f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+    for model in IMPORTED_MODELS
+    for action in ("add", "change")
+]
+
+
+@contextmanager
+def consistent_read() -> Iterator[None]:
+    """Run several queries against one snapshot of the database, so an export never lists a
+    citation whose source it missed because a curator saved in between."""
+    if connection.in_atomic_block:  # the surrounding transaction already decides
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as db:
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+class ExportParameters(serializers.Serializer[Any]):
+    table = serializers.ChoiceField(choices=list(CSV_TABLES), required=False)
+
+
+class ExportView(CSVOrJSONView):
+    # No browsable page: a browser asking for the export gets the file.
+    renderer_classes = [default_renderers()[0], CSVRenderer]
+
+    @extend_schema(
+        summary="The whole dataset in one download",
+        description=(
+            "**JSON** (default): one document in the import format "
+            f'(`"format": "{FORMAT}"`): `actors`, `sources` and `measures`, each measure with '
+            "its `categories`, `citations`, `events` and `positions`, each event and position "
+            "with its `citations`. Rows are identified by natural keys (actor `code`, source "
+            "`url`, measure `slug`), in a fixed order so two exports can be diffed. "
+            "`POST /api/v1/import/` takes this document back.\n\n"
+            "**CSV** (`?format=csv&table=…`): one table per request, with a header row. Every "
+            "table has the database `id` and the natural keys of what a row points at "
+            "(an event's `measure` slug and `actor` code, a citation's `source` URL, what it "
+            "`cites` and the `measure` concerned). `aliases` and `parameters` are JSON text; "
+            "a measure's `categories` are joined with `;`. A cell that a spreadsheet would run "
+            "as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a "
+            "leading apostrophe; the JSON export holds the exact text."
+        ),
+        parameters=[
+            format_parameter("`csv` for one table as CSV (needs `table`); JSON otherwise."),
+            OpenApiParameter(
+                "table",
+                OpenApiTypes.STR,
+                enum=list(CSV_TABLES),
+                description="With `format=csv`: which table.",
+            ),
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                response=OpenApiTypes.OBJECT, description="The dataset document."
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="One table as CSV."
+            ),
+            (400, "application/json"): PARAMETER_ERRORS,
+            (400, "text/csv"): CSV_PARAMETER_ERRORS,
+        },
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        parameters = ExportParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        today = timezone.localdate().isoformat()
+        if self.wants_csv(request):
+            table = parameters.validated_data.get("table")
+            if table is None:
+                raise serializers.ValidationError(
+                    {"table": [f"Required with format=csv: one of {', '.join(CSV_TABLES)}."]}
+                )
+            stream = StreamingHttpResponse(
+                csv_lines(dataset_csv_rows(table)), content_type="text/csv; charset=utf-8"
+            )
+            stream["Content-Disposition"] = f'attachment; filename="{table}-{today}.csv"'
+            return stream
+        with consistent_read():
+            document = dataset_export()
+        response = HttpResponse(
+            orjson.dumps(document, option=orjson.OPT_INDENT_2),
+            content_type="application/json",
+        )
+        response["Content-Disposition"] = f'attachment; filename="dataset-{today}.json"'
+        return response
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+class CanImportDataset(BasePermission):
+    message = (
+        "Importing needs permission to add and change actors, sources, measures, events, "
+        "positions and citations."
+    )
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perms(IMPORT_PERMISSIONS))
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"An import may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB."
+    default_code = "too_large"
+
+
+class ImportParameters(serializers.Serializer[Any]):
+    keep_existing = serializers.BooleanField(required=False, default=False)
+
+
+class RejectedRowSerializer(serializers.Serializer[Any]):
+    table = serializers.CharField()
+    key = serializers.CharField(help_text="The row's natural key, as in the document.")
+    reason = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer[Any]):
+    applied = serializers.BooleanField(help_text="Whether anything was written.")
+    counts = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text="Per table (actors, sources, measures, events, positions, citations): how "
+        "many rows were `created`, `updated`, `unchanged` or `rejected`.",
+    )
+    rejected = RejectedRowSerializer(many=True)
+
+
+class ImportView(APIView):
+    permission_classes = [CanImportDataset]
+    parser_classes = [ORJSONParser]
+
+    @extend_schema(
+        summary="Import a dataset document (curators)",
+        description=(
+            "Takes the document `GET /api/v1/export/` serves and applies it in one "
+            "transaction: if any row is rejected, **nothing** is written and the answer is 400 "
+            "with the same report, listing each rejected row and why. Rows are matched on "
+            "natural keys (actor code, source URL, measure slug; an event on measure, kind, "
+            "date and actor; a position on measure, actor and date), so sending the same "
+            "document twice changes nothing the second time, and a row whose values are "
+            "already stored is not written at all (no `updated_at` change, no history entry). "
+            "Rows missing from the document are left alone: an import never deletes. A "
+            "measure's `status` is ignored: it is derived from the events.\n\n"
+            "Needs permission to add and change every imported model."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "keep_existing",
+                OpenApiTypes.BOOL,
+                description="Leave rows that already exist exactly as they are (they count as "
+                "`unchanged`); only add new ones.",
+            )
+        ],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: OpenApiResponse(ImportReportSerializer, description="Applied."),
+            400: OpenApiResponse(
+                ImportReportSerializer,
+                description="Nothing written: some rows were rejected (see `rejected`). A body "
+                'that is not JSON gets `{"detail": …}` instead.',
+            ),
+            401: OpenApiResponse(description="Not authenticated."),
+            403: OpenApiResponse(description="Authenticated without the permissions needed."),
+            413: OpenApiResponse(description=PayloadTooLarge.default_detail),
+            415: OpenApiResponse(description="The body is not `application/json`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge()
+        parameters = ImportParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        report = dataset_import(
+            data=request.data,
+            update_existing=not parameters.validated_data["keep_existing"],
+        )
+        return Response(
+            report.as_dict(),
+            status=status.HTTP_200_OK if report.applied else status.HTTP_400_BAD_REQUEST,
+        )

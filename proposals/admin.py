@@ -141,9 +141,13 @@ class EventAdmin(SimpleHistoryAdmin):
     list_filter = ["kind", "certainty", "date_precision"]
     search_fields = ["measure__title", "measure__slug", "actor__code", "actor__name"]
     autocomplete_fields = ["measure", "actor"]
-    list_select_related = ["measure", "actor"]
+    list_select_related = ()  # eager loading comes from get_queryset
     date_hierarchy = "date"
     inlines = [EventCitationInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        # The same eager loading as the API's, from the model's QuerySet.
+        return super().get_queryset(request).with_related()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -167,9 +171,12 @@ class PositionAdmin(SimpleHistoryAdmin):
     list_filter = ["stance", "date_precision"]
     search_fields = ["measure__title", "measure__slug", "actor__code", "actor__name", "quote"]
     autocomplete_fields = ["measure", "actor"]
-    list_select_related = ["measure", "actor"]
+    list_select_related = ()  # eager loading comes from get_queryset
     date_hierarchy = "date"
     inlines = [PositionCitationInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Position]:
+        return super().get_queryset(request).with_related()
 
 
 @admin.register(Actor)
@@ -178,7 +185,10 @@ class ActorAdmin(SimpleHistoryAdmin):
     list_filter = ["kind"]
     search_fields = ["code", "name", "aliases"]
     autocomplete_fields = ["successor"]
-    list_select_related = ["successor"]
+    list_select_related = ()  # eager loading comes from get_queryset
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Actor]:
+        return super().get_queryset(request).with_related()
 
 
 @admin.register(Citation)
@@ -187,9 +197,7 @@ class CitationAdmin(SimpleHistoryAdmin):
     search_fields = ["source__url", "source__title", "quote", "locator"]
     autocomplete_fields = ["source", "measure"]
     raw_id_fields = ["event", "position"]
-    list_select_related = [
-        "source",
-        "measure",
-        "event__actor",
-        "position__actor",
-    ]
+    list_select_related = ()  # eager loading comes from get_queryset
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Citation]:
+        return super().get_queryset(request).with_related()

@@ -432,9 +432,12 @@ class EventQuerySet(models.QuerySet["Event"]):
         return self.filter(date__lte=date)
 
     def with_related(self) -> EventQuerySet:
-        """What an event row shows: its measure's slug, its actor's code, its citations."""
-        return self.select_related("measure", "actor").prefetch_related(
-            # One query for the citations (and their sources) of every event on the page.
+        """What an event row shows (API and admin): its measure and its actor, joined."""
+        return self.select_related("measure", "actor")
+
+    def with_citations(self) -> EventQuerySet:
+        # One query for the citations (and their sources) of every event, not one per event.
+        return self.prefetch_related(
             models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
         )
 
@@ -531,9 +534,12 @@ class PositionQuerySet(models.QuerySet["Position"]):
         return positions.filter(~models.Exists(later))
 
     def with_related(self) -> PositionQuerySet:
-        """What a position row shows: its measure's slug, its actor's code, its citations."""
-        return self.select_related("measure", "actor").prefetch_related(
-            # One query for the citations (and their sources) of every position on the page.
+        """What a position row shows (API and admin): its measure and its actor, joined."""
+        return self.select_related("measure", "actor")
+
+    def with_citations(self) -> PositionQuerySet:
+        # One query for the citations (and their sources) of every position, not one per row.
+        return self.prefetch_related(
             models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
         )
 
@@ -587,8 +593,9 @@ class Position(TimestampedModel):
 
 class CitationQuerySet(models.QuerySet["Citation"]):
     def with_related(self) -> CitationQuerySet:
-        # A citation row names its source and what it cites: joins, not a query per row.
-        return self.select_related("source", "measure", "event", "position")
+        # A citation row names its source and what it cites (an event or position by its
+        # actor): joins, not a query per row.
+        return self.select_related("source", "measure", "event__actor", "position__actor")
 
 
 class Citation(TimestampedModel):

@@ -85,7 +85,7 @@ class CitationFactory(factory.django.DjangoModelFactory[Citation]):
     measure = factory.SubFactory(MeasureFactory)
 
 
-class SourceCheckFactory(factory.django.DjangoModelFactory):
+class SourceCheckFactory(factory.django.DjangoModelFactory[SourceCheck]):
     class Meta:
         model = SourceCheck
 

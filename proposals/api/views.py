@@ -461,7 +461,7 @@ class ActorViewSet(ResourceViewSet):
 class PositionViewSet(ResourceViewSet):
     """Dated, cited stances of actors on measures."""
 
-    queryset = Position.objects.with_related()
+    queryset = Position.objects.with_related().with_citations()
     filterset_class = filtersets.PositionFilterSet
     serializer_class = api.PositionInput
     csv_columns = ("id", "measure", "actor", "stance", "date", "date_precision", "quote", "url")
@@ -489,7 +489,7 @@ class PositionViewSet(ResourceViewSet):
 class EventViewSet(ResourceViewSet):
     """Dated events of measures (signature, entry into force, suspension …)."""
 
-    queryset = Event.objects.with_related()
+    queryset = Event.objects.with_related().with_citations()
     filterset_class = filtersets.EventFilterSet
     serializer_class = api.EventInput
     csv_columns = (

@@ -60,14 +60,14 @@ PAGES: list[tuple[str, Callable[[Measure], str], int]] = [
     ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 9),
     # + the date-hierarchy bounds and its day list
     ("event changelist", lambda m: reverse("admin:proposals_event_changelist"), 7),
-    # + the event, its citations (with sources), the actor, the content type, then the measure
-    # and actor labels of the two autocomplete fields
-    ("event change", lambda m: reverse("admin:proposals_event_change", args=[first_event(m)]), 8),
+    # + the event (its measure and actor joined), its citations (with sources), the content
+    # type, then the measure and actor labels of the two autocomplete fields
+    ("event change", lambda m: reverse("admin:proposals_event_change", args=[first_event(m)]), 7),
     ("position changelist", lambda m: reverse("admin:proposals_position_changelist"), 7),
     (
         "position change",
         lambda m: reverse("admin:proposals_position_change", args=[first_position(m)]),
-        8,
+        7,
     ),
     ("actor changelist", lambda m: reverse("admin:proposals_actor_changelist"), 5),
     # + the actor, the content type

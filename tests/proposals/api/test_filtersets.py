@@ -193,7 +193,7 @@ class TestMeasureFilterSet:
 
 
 @pytest.fixture
-def positions() -> dict[str, Position]:
+def positions() -> dict[str, Any]:
     usa, chn = ActorFactory(code="USA"), ActorFactory(code="CHN")
     talks, ban = MeasureFactory(slug="talks"), MeasureFactory(slug="ban")
     return {
@@ -220,7 +220,7 @@ class TestPositionFilterSet:
         ],
     )
     def test_it_selects(
-        self, positions: dict[str, Position], params: dict[str, Any], expected: set[str]
+        self, positions: dict[str, Any], params: dict[str, Any], expected: set[str]
     ) -> None:
         filterset = PositionFilterSet(query(**params), queryset=Position.objects.all())
         assert filterset.is_valid(), filterset.errors
@@ -245,7 +245,7 @@ class TestPositionFilterSet:
 
 class TestEventFilterSet:
     @pytest.fixture
-    def events(self) -> dict[str, Event]:
+    def events(self) -> dict[str, Any]:
         usa = ActorFactory(code="USA")
         inf, other = MeasureFactory(slug="inf"), MeasureFactory(slug="other")
         return {
@@ -265,7 +265,7 @@ class TestEventFilterSet:
         ],
     )
     def test_it_selects(
-        self, events: dict[str, Event], params: dict[str, Any], expected: set[str]
+        self, events: dict[str, Any], params: dict[str, Any], expected: set[str]
     ) -> None:
         filterset = EventFilterSet(query(**params), queryset=Event.objects.all())
         assert filterset.is_valid(), filterset.errors
@@ -286,7 +286,7 @@ class TestEventFilterSet:
 
 class TestSourceFilterSet:
     @pytest.fixture
-    def sources(self) -> dict[str, Source]:
+    def sources(self) -> dict[str, Any]:
         return {
             "un": SourceFactory(
                 url="https://www.un.org/disarmament/",
@@ -311,7 +311,7 @@ class TestSourceFilterSet:
         ],
     )
     def test_it_selects(
-        self, sources: dict[str, Source], params: dict[str, Any], expected: set[str]
+        self, sources: dict[str, Any], params: dict[str, Any], expected: set[str]
     ) -> None:
         filterset = SourceFilterSet(query(**params), queryset=Source.objects.all())
         assert filterset.is_valid(), filterset.errors

@@ -63,7 +63,7 @@ def test_the_detail_runs_a_fixed_number_of_queries(
     anonymous: APIClient, django_assert_num_queries: Any
 ) -> None:
     make_measures(2)
-    slug = Measure.objects.first().slug  # type: ignore[union-attr]
+    slug = Measure.objects.first().slug
     # 1 the measure, 2 categories, 3 events, 4 positions, 5 successor map,
     # 6 every citation of the measure, its events and positions, with their sources.
     with django_assert_num_queries(6):

@@ -158,7 +158,7 @@ def test_curators_can_write(
     response = _call(curator, method, name, rows)
     expected = {"post": 201, "put": 200, "patch": 200, "delete": 204}[method]
     assert response.status_code == expected, response.content
-    history = MODELS[name].history.order_by("-history_id").first()  # type: ignore[attr-defined]
+    history = MODELS[name].history.order_by("-history_id").first()
     assert history.history_user == curator_user
 
 

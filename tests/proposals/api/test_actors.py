@@ -1,0 +1,95 @@
+"""GET/POST/PUT/PATCH/DELETE /api/v1/actors/."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from proposals.models import Actor
+from tests.factories import ActorFactory, EventFactory, MeasureFactory, PositionFactory
+
+pytestmark = pytest.mark.django_db
+D = datetime.date
+URL = "/api/v1/actors/"
+
+
+@pytest.mark.parametrize("n", [3, 10])
+def test_the_list_runs_the_same_queries_at_any_size(
+    anonymous: APIClient, django_assert_num_queries: Any, n: int
+) -> None:
+    rus = ActorFactory(code="RUS")
+    for i in range(n):
+        ActorFactory(code=f"ORG{i}", kind="organization", successor=rus)
+    # 1 data version, 2 COUNT, 3 the page with each successor joined.
+    with django_assert_num_queries(3):
+        response = anonymous.get(URL)
+    assert response.json()["count"] == n + 1
+
+
+def test_the_detail_has_positions_and_participations_through_predecessors(
+    anonymous: APIClient, django_assert_num_queries: Any
+) -> None:
+    rus = ActorFactory(code="RUS", name="Russia")
+    sun = ActorFactory(code="SUN", name="USSR", successor=rus)
+    inf = MeasureFactory(slug="inf")
+    EventFactory(measure=inf, kind="ratified", date=D(1988, 5, 28), actor=sun)
+    EventFactory(measure=inf, kind="entered_into_force", date=D(1988, 6, 1))
+    EventFactory(measure=inf, kind="suspended", date=D(2019, 2, 2), actor=rus)
+    talks = MeasureFactory(slug="talks")
+    PositionFactory(measure=talks, actor=rus, stance="endorses", date=D(2018, 1, 1))
+    PositionFactory(measure=talks, actor=rus, stance="opposes", date=D(2020, 1, 1))
+    # 1 the actor (successor joined), 2 successor map, 3 its positions, 4 the events of the
+    # measures it or its predecessors acted on.
+    with django_assert_num_queries(4):
+        body = anonymous.get(f"{URL}rus/", {"as_of": "2018-06-01"}).json()
+    assert body["code"] == "RUS"
+    assert body["predecessors"] == ["SUN"]
+    assert body["participations"] == [{"measure": "inf", "participation": "party"}]
+    assert [(p["stance"], p["current"]) for p in body["positions"]] == [("endorses", True)]
+    today = anonymous.get(f"{URL}RUS/").json()
+    assert today["participations"] == [{"measure": "inf", "participation": "suspended"}]
+    assert [(p["stance"], p["current"]) for p in today["positions"]] == [
+        ("endorses", False),
+        ("opposes", True),
+    ]
+    soviet = anonymous.get(f"{URL}SUN/", {"as_of": "1990-01-01"}).json()
+    assert soviet["participations"] == [{"measure": "inf", "participation": "party"}]
+
+
+def test_filters_and_csv(anonymous: APIClient) -> None:
+    ActorFactory(code="USA")
+    ActorFactory(code="NATO", kind="organization", aliases=["North Atlantic Treaty Organization"])
+    body = anonymous.get(URL, {"kind": "organization"}).json()
+    assert [a["code"] for a in body["results"]] == ["NATO"]
+    assert anonymous.get(URL, {"kind": "club"}).status_code == 400
+    assert [a["code"] for a in anonymous.get(URL, {"ordering": "-code"}).json()["results"]] == [
+        "USA",
+        "NATO",
+    ]
+    csv = anonymous.get(URL, {"format": "csv", "kind": "organization"}).content.decode()
+    assert csv.splitlines()[1].startswith("NATO,State NATO,organization,North Atlantic Treaty")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"code": "XXX", "name": "Nowhere"}, "code"),  # not an ISO 3166 code
+        ({"code": "GBR", "name": "UK", "successor": "ZZZ"}, "successor"),
+        ({"code": "GBR", "name": "UK", "kind": "tribe"}, "kind"),
+        ({"code": "USA", "name": "Again"}, "code"),  # taken
+    ],
+)
+def test_invalid_actors_are_refused(curator: APIClient, body: dict[str, Any], field: str) -> None:
+    ActorFactory(code="USA")
+    response = curator.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_a_curator_creates_a_state_with_a_lower_case_code(curator: APIClient) -> None:
+    response = curator.post(URL, {"code": "gbr", "name": "United Kingdom"}, format="json")
+    assert response.status_code == 201
+    assert Actor.objects.get(code="GBR").name == "United Kingdom"

@@ -1,0 +1,143 @@
+"""GET/POST/PUT/PATCH/DELETE /api/v1/sources/ and GET /api/v1/sources/{id}/checks/."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import CitationFactory, SourceCheckFactory, SourceFactory
+from tracker.models import Source
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/sources/"
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_the_list_runs_the_same_queries_at_any_size(
+    anonymous: APIClient, django_assert_num_queries: Any, n: int
+) -> None:
+    SourceFactory.create_batch(n)
+    # 1 data version, 2 COUNT, 3 the page.
+    with django_assert_num_queries(3):
+        response = anonymous.get(URL)
+    assert response.json()["count"] == n
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_the_check_history_runs_the_same_queries_at_any_size(
+    anonymous: APIClient, django_assert_num_queries: Any, n: int
+) -> None:
+    source = SourceFactory()
+    SourceCheckFactory.create_batch(n, source=source)
+    # 1 the source, 2 data version, 3 the page (keyset: no COUNT).
+    with django_assert_num_queries(3):
+        response = anonymous.get(f"{URL}{source.pk}/checks/", {"page_size": 2})
+    assert len(response.json()["results"]) == 2
+
+
+def test_the_check_history_is_walked_newest_first_by_cursor(anonymous: APIClient) -> None:
+    source = SourceFactory()
+    checks = SourceCheckFactory.create_batch(5, source=source)
+    SourceCheckFactory(source=source, checked_at=checks[2].checked_at)  # a tie on the time
+    SourceCheckFactory()  # another source's
+    seen: list[int] = []
+    url: str | None = f"{URL}{source.pk}/checks/?page_size=2"
+    while url:
+        body = anonymous.get(url).json()
+        assert "count" not in body
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    expected = list(source.checks.order_by("-checked_at", "-id").values_list("id", flat=True))
+    assert seen == expected
+    assert anonymous.get(f"{URL}{source.pk}/checks/", {"outcome": "gone"}).json()["results"] == []
+    assert anonymous.get(f"{URL}{source.pk}/checks/", {"outcome": "bad"}).status_code == 400
+    assert anonymous.get(f"{URL}{source.pk}/checks/", {"page": "2"}).status_code == 400
+    assert anonymous.get(f"{URL}999999/checks/").status_code == 404
+
+
+def test_the_check_history_in_csv(anonymous: APIClient) -> None:
+    check = SourceCheckFactory(
+        outcome="gone",
+        http_status=404,
+        error="Not Found",
+        checked_at=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+    )
+    lines = anonymous.get(f"{URL}{check.source_id}/checks/", {"format": "csv"}).content
+    header, row = lines.decode().splitlines()
+    assert header == (
+        "id,checked_at,outcome,http_status,final_url,duration_ms,bytes_read,content_hash,error"
+    )
+    assert row == f"{check.pk},2024-01-01T00:00:00Z,gone,404,,0,0,,Not Found"
+
+
+def test_filters_over_http(anonymous: APIClient) -> None:
+    SourceFactory(url="https://www.un.org/a", health="broken", kind="treaty_text")
+    SourceFactory(url="https://news.example.org/b", health="ok")
+
+    def urls(**params: str) -> list[str]:
+        return [s["url"] for s in anonymous.get(URL, params).json()["results"]]
+
+    assert urls(host="un.org") == ["https://www.un.org/a"]
+    assert urls(health="ok") == ["https://news.example.org/b"]
+    assert urls(kind="treaty_text") == ["https://www.un.org/a"]
+    assert anonymous.get(URL, {"host": "un.org/a"}).status_code == 400
+
+
+def test_curators_write_their_fields_and_never_the_refresh_fields(
+    curator: APIClient,
+) -> None:
+    response = curator.post(
+        URL,
+        {
+            "url": "HTTPS://WWW.UN.ORG:443/inf?utm_source=x",
+            "title": "INF text",
+            "kind": "treaty_text",
+            "health": "ok",
+            "fetched_title": "Injected",
+            "last_checked_at": "2020-01-01T00:00:00Z",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    source = Source.objects.get()
+    assert source.url == "https://www.un.org/inf"  # normalized
+    assert (source.health, source.fetched_title, source.last_checked_at) == (
+        "unchecked",
+        "",
+        None,
+    )
+    # Retyping the same URL in another spelling is not a change.
+    before = source.updated_at
+    again = curator.patch(
+        f"{URL}{source.pk}/",
+        {"url": "https://www.un.org/inf#top"},
+        format="json",
+        HTTP_IF_MATCH=response["ETag"],
+    )
+    assert again.status_code == 200
+    assert Source.objects.get().updated_at == before
+
+
+def test_a_cited_source_cannot_be_deleted(curator: APIClient) -> None:
+    source = CitationFactory().source
+    etag = curator.get(f"{URL}{source.pk}/")["ETag"]
+    response = curator.delete(f"{URL}{source.pk}/", HTTP_IF_MATCH=etag)
+    assert response.status_code == 409
+    assert "citations" in response.json()["detail"]
+
+
+def test_a_bad_url_is_refused(curator: APIClient) -> None:
+    response = curator.post(URL, {"url": "ftp://example.org/x"}, format="json")
+    assert response.status_code == 400
+    assert "url" in response.json()
+
+
+def test_checked_at_is_rfc3339_utc(anonymous: APIClient) -> None:
+    check = SourceCheckFactory(
+        checked_at=datetime.datetime(2024, 3, 1, 12, 30, tzinfo=datetime.UTC)
+    )
+    body = anonymous.get(f"{URL}{check.source_id}/checks/").json()
+    assert body["results"][0]["checked_at"] == "2024-03-01T12:30:00Z"

@@ -29,6 +29,7 @@ and updates go through a client that sends the header (or the admin site).
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +72,7 @@ class PreconditionRequired(APIException):
     default_code = "precondition_required"
 
 
+@functools.cache
 def _tracked_tables() -> list[tuple[str, str]]:
     tables = [
         (model.history.model._meta.db_table, "history_id")

@@ -221,6 +221,10 @@ class ResourceViewSet(viewsets.GenericViewSet):
         if self.action != "list" or self.filterset_class is None:
             return queryset
         self.check_parameters(self.list_parameters())
+        if not set(self.request.query_params) & set(self.filterset_class.base_filters):
+            # Nothing to filter: building the filter set (a deep copy of every filter and a
+            # form) would be the most expensive step of a plain list request.
+            return queryset
         self.filterset = self.filterset_class(
             self.request.query_params, queryset=queryset, request=self.request
         )
@@ -367,8 +371,7 @@ class MeasureViewSet(ResourceViewSet):
     def list_response(self) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(api.measure_rows(queryset))
-        assert self.filterset is not None
-        as_of = self.filterset.form.cleaned_data.get("as_of")
+        as_of = self.filterset.form.cleaned_data.get("as_of") if self.filterset else None
         reader = api.MeasureReader(self.request, as_of=as_of)
         return self.get_paginated_response(reader.many(page or []))
 

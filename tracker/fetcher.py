@@ -45,28 +45,31 @@ import contextlib
 import email.utils
 import http.client
 import ipaddress
-import json
 import math
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from protego import Protego
 from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES, InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 if TYPE_CHECKING:
-    import redis
+    # robots.py builds on fetch(), so at run time these are re-exported lazily (below).
+    from tracker.robots import InMemoryRobotsStore as InMemoryRobotsStore
+    from tracker.robots import RedisRobotsStore as RedisRobotsStore
+    from tracker.robots import RobotsChecker as RobotsChecker
+    from tracker.robots import RobotsStore as RobotsStore
+    from tracker.robots import RobotsVerdict as RobotsVerdict
 
 ErrorKind = Literal[
     "blocked_address",
@@ -77,6 +80,7 @@ ErrorKind = Literal[
     "connection",
     "tls",
     "robots_disallowed",
+    "robots_unavailable",
 ]
 ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
@@ -87,9 +91,6 @@ MiB = 1024 * 1024
 # Big enough that a fast server is read in few iterations, small enough that the byte cap and
 # the clock are checked often.
 READ_CHUNK_BYTES = 64 * 1024
-# RFC 9309 asks crawlers to parse at least 500 KiB of robots.txt; anything larger is treated as
-# unreadable rather than parsed in part.
-ROBOTS_MAX_BYTES = 512 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 LOOPBACK_NETWORKS: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -657,170 +658,19 @@ def _read_body(
     result.body = b"".join(chunks)
 
 
-# --- robots.txt -------------------------------------------------------------------------------
+# --- robots.txt, re-exported --------------------------------------------------------------------
+
+_ROBOTS_NAMES = frozenset(
+    {"InMemoryRobotsStore", "RedisRobotsStore", "RobotsChecker", "RobotsStore", "RobotsVerdict"}
+)
 
 
-class RobotsStore(Protocol):
-    """Where parsed-robots records live between fetches; values are opaque strings."""
+def __getattr__(name: str) -> Any:
+    # The robots.txt code lives in tracker.robots, which imports fetch() from here; resolving
+    # the old names on first use keeps `from tracker.fetcher import RobotsChecker` working
+    # without a circular import.
+    if name in _ROBOTS_NAMES:
+        from tracker import robots
 
-    def get(self, key: str) -> str | None: ...
-
-    def set(self, key: str, value: str, *, ttl: float | None = None) -> None: ...
-
-
-class InMemoryRobotsStore:
-    """A per-process store, for tests and single-process use."""
-
-    def __init__(self, ttl: float = 86400) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, str]] = {}
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None or item[0] <= time.monotonic():
-                self._items.pop(key, None)
-                return None
-            return item[1]
-
-    def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
-        with self._lock:
-            self._items[key] = (time.monotonic() + (ttl or self.ttl), value)
-
-
-class RedisRobotsStore:
-    """A store shared by every worker, so each host's robots.txt is read once per TTL."""
-
-    def __init__(
-        self, redis_client: redis.Redis, ttl: float = 86400, *, prefix: str = "tracker:"
-    ) -> None:
-        self.redis = redis_client
-        self.ttl = ttl
-        self.prefix = prefix
-
-    def get(self, key: str) -> str | None:
-        value = self.redis.get(self.prefix + key)
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
-
-    def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
-        milliseconds = max(1, int((ttl or self.ttl) * 1000))
-        self.redis.set(self.prefix + key, value, px=milliseconds)
-
-
-@dataclass(frozen=True)
-class RobotsVerdict:
-    """Whether a URL may be fetched, and why.
-
-    ``error_kind`` is set when robots.txt could not even be requested for a reason that dooms
-    the page as well (its host is a refused address); ``fetch`` reports that kind instead.
-    """
-
-    allowed: bool
-    reason: str
-    error_kind: ErrorKind | None = None
-
-
-class RobotsChecker:
-    """robots.txt rules per (scheme, host, port), fetched with :func:`fetch` and cached.
-
-    Following RFC 9309: a 4xx (other than 429) means no rules, so everything is allowed; a
-    5xx, a 429, or a network failure means "disallow for now", cached only for ``error_ttl`` so
-    the site is retried soon. A robots.txt over 512 KiB counts as a failure too. Parsing is
-    protego's, which handles wildcards, Allow/Disallow precedence and Crawl-delay the way major
-    crawlers do. Rules are matched against ``policy.robots_token``.
-
-    Failures of the store itself (Redis down) propagate: they are this system's fault, and the
-    caller's retry policy should see them rather than a made-up verdict.
-    """
-
-    def __init__(
-        self,
-        *,
-        policy: FetchPolicy,
-        store: RobotsStore | None = None,
-        error_ttl: float = 600,
-    ) -> None:
-        self.policy = replace(policy, max_bytes=min(policy.max_bytes, ROBOTS_MAX_BYTES))
-        self.store: RobotsStore = store if store is not None else InMemoryRobotsStore()
-        self.error_ttl = error_ttl
-
-    def verdict(self, url: str, *, budget: float | None = None) -> RobotsVerdict:
-        """Judge ``url``; ``budget`` caps the seconds spent fetching robots.txt if not cached."""
-        record = self._record(url, budget)
-        if record["kind"] == "rules":
-            rules = Protego.parse(record["text"])
-            if rules.can_fetch(url, self.policy.robots_token):
-                return RobotsVerdict(True, "allowed by robots.txt")
-            return RobotsVerdict(False, "disallowed by robots.txt")
-        allowed = record["kind"] == "allow_all"
-        return RobotsVerdict(allowed, record["reason"], record.get("error_kind"))
-
-    def can_fetch(self, url: str) -> bool:
-        return self.verdict(url).allowed
-
-    def crawl_delay(self, url: str) -> float | None:
-        """The Crawl-delay robots.txt sets for us on ``url``'s host, in seconds, if any."""
-        record = self._record(url, None)
-        if record["kind"] != "rules":
-            return None
-        return Protego.parse(record["text"]).crawl_delay(self.policy.robots_token)
-
-    @staticmethod
-    def origin(url: str) -> tuple[str, str, int]:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
-        return scheme, (parts.hostname or "").lower().rstrip("."), port
-
-    def _record(self, url: str, budget: float | None) -> dict[str, Any]:
-        scheme, host, port = self.origin(url)
-        key = f"robots:{scheme}://{host}:{port}"
-        cached = self.store.get(key)
-        if cached is not None:
-            record: dict[str, Any] = json.loads(cached)
-            return record
-        if budget is not None and budget <= 0:
-            # Our own clock ran out, which says nothing about the site: do not cache it.
-            return self._unreachable("no time left to read robots.txt")
-        policy = self.policy
-        if budget is not None and budget < policy.deadline:
-            policy = replace(policy, deadline=budget)
-        result = fetch(f"{scheme}://{self._netloc(host, port)}/robots.txt", policy=policy)
-        record, ttl = self._interpret(result)
-        if result.error_kind == "deadline" and policy is not self.policy:
-            return record  # Cut short by the page's remaining time, not the site's slowness.
-        self.store.set(key, json.dumps(record), ttl=ttl)
-        return record
-
-    @staticmethod
-    def _netloc(host: str, port: int) -> str:
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def _interpret(self, result: FetchResult) -> tuple[dict[str, Any], float | None]:
-        """The record to cache for a robots.txt fetch, and its TTL (None: the store's)."""
-        if result.error_kind in ("blocked_address", "bad_url"):
-            return self._unreachable(result.error, result.error_kind), self.error_ttl
-        if result.error_kind == "too_many_redirects":
-            # RFC 9309 §2.3.1.2: past five redirects robots.txt counts as unavailable.
-            return {"kind": "allow_all", "reason": "robots.txt redirects too often"}, None
-        if result.error_kind is not None or result.status is None:
-            return self._unreachable(f"robots.txt unreachable: {result.error}"), self.error_ttl
-        if result.status == 429 or result.status >= 500:
-            return self._unreachable(f"robots.txt answered {result.status}"), self.error_ttl
-        if result.status >= 400:
-            return {"kind": "allow_all", "reason": f"no robots.txt ({result.status})"}, None
-        if result.status >= 300:
-            # A redirect without a usable Location: nothing to parse, nothing forbidden.
-            return {"kind": "allow_all", "reason": f"robots.txt answered {result.status}"}, None
-        text = result.body.decode("utf-8-sig", errors="replace")
-        return {"kind": "rules", "text": text}, None
-
-    @staticmethod
-    def _unreachable(reason: str, error_kind: ErrorKind | None = None) -> dict[str, Any]:
-        record: dict[str, Any] = {"kind": "disallow_all", "reason": reason}
-        if error_kind is not None:
-            record["error_kind"] = error_kind
-        return record
+        return getattr(robots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

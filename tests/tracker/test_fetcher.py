@@ -14,15 +14,8 @@ import pytest
 import requests
 
 from tests.tracker.httpserver import LoopbackServer, RecordedRequest, Reply
-from tracker.fetcher import (
-    FetchPolicy,
-    InMemoryRobotsStore,
-    RedisRobotsStore,
-    RobotsChecker,
-    fetch,
-    make_session,
-    parse_retry_after,
-)
+from tracker.fetcher import FetchPolicy, fetch, make_session, parse_retry_after
+from tracker.robots import InMemoryRobotsStore, RedisRobotsStore, RobotsChecker
 
 PAGES = Path(__file__).parent / "pages"
 ARTICLE = (PAGES / "article.html").read_bytes()
@@ -331,11 +324,36 @@ def test_it_reads_robots_txt_failures_as_rfc_9309_says(
     assert verdict.allowed is allowed
 
 
-def test_it_treats_an_unreachable_robots_txt_as_disallow(policy: FetchPolicy) -> None:
+def test_it_treats_an_unreachable_robots_txt_as_disallow_for_now(policy: FetchPolicy) -> None:
     verdict = RobotsChecker(policy=policy).verdict(f"http://127.0.0.1:{closed_port()}/page")
 
     assert verdict.allowed is False
-    assert verdict.error_kind is None
+    assert verdict.error_kind == "robots_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("robots_status", "kind"), [(200, "robots_disallowed"), (503, "robots_unavailable")]
+)
+def test_it_tells_a_forbidden_page_from_an_unreadable_robots_txt(
+    server: LoopbackServer, policy: FetchPolicy, robots_status: int, kind: str
+) -> None:
+    server.route("/robots.txt", Reply(status=robots_status, body=b"User-agent: *\nDisallow: /\n"))
+
+    result = fetch(server.url("/page"), policy=policy, robots=RobotsChecker(policy=policy))
+
+    assert result.error_kind == kind
+    assert server.paths() == ["/robots.txt"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["InMemoryRobotsStore", "RedisRobotsStore", "RobotsChecker", "RobotsStore", "RobotsVerdict"],
+)
+def test_it_still_exports_the_robots_names_it_used_to_define(name: str) -> None:
+    import tracker.fetcher
+    import tracker.robots
+
+    assert getattr(tracker.fetcher, name) is getattr(tracker.robots, name)
 
 
 def test_it_reports_a_refused_host_as_such_when_checking_robots_txt(

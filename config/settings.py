@@ -197,11 +197,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("TRACKER_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("TRACKER_TASK_TIME_LIMIT", 180)
 CELERY_TIMEZONE = "UTC"
+# A fresh child now and then returns what lxml and trafilatura's caches hold on to.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("TRACKER_WORKER_MAX_TASKS_PER_CHILD", 1000)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+TRACKER_DISPATCH_EVERY = env_int("TRACKER_DISPATCH_EVERY", 60)
+if TRACKER_DISPATCH_EVERY < 1:
+    raise ImproperlyConfigured("TRACKER_DISPATCH_EVERY must be at least 1 (seconds).")
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "recompute-measure-status-daily": {
         "task": "proposals.tasks.recompute_all_statuses",
         "schedule": 24 * 60 * 60,
+    },
+    "dispatch-due-sources": {
+        "task": "tracker.tasks.dispatch_due_sources",
+        "schedule": TRACKER_DISPATCH_EVERY,
+        # Ticks queued while no worker ran are stale by the next one: drop, don't pile up.
+        "options": {"expires": TRACKER_DISPATCH_EVERY},
     },
 }
 
@@ -213,6 +224,62 @@ TRACKER_USER_AGENT = os.environ.get(
 # CIDRs the fetcher may reach despite being non-public. Empty in production; the tests and the
 # local demo use it for loopback servers only.
 TRACKER_FETCH_ALLOWED_NETWORKS = env_list("TRACKER_FETCH_ALLOWED_NETWORKS", [])
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not value >= minimum:  # Also refuses NaN.
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, not {raw!r}")
+    return value
+
+
+# Ports sources may use ("any" for every port): a public address can still run an internal
+# service on an odd port, and real sources live on 80 and 443.
+_ports = env_list("TRACKER_FETCH_ALLOWED_PORTS", ["80", "443"])
+if _ports == ["any"]:
+    TRACKER_FETCH_ALLOWED_PORTS: frozenset[int] | None = None
+elif all(port.isdigit() and 0 < int(port) < 65536 for port in _ports) and _ports:
+    TRACKER_FETCH_ALLOWED_PORTS = frozenset(int(port) for port in _ports)
+else:
+    raise ImproperlyConfigured(
+        f"TRACKER_FETCH_ALLOWED_PORTS must be port numbers or 'any', not {','.join(_ports)!r}"
+    )
+# One fetch (redirects and robots.txt included) in wall-clock seconds, and its body cap.
+TRACKER_FETCH_DEADLINE = env_float("TRACKER_FETCH_DEADLINE", 30.0, minimum=1)
+TRACKER_FETCH_MAX_BYTES = env_int("TRACKER_FETCH_MAX_BYTES", 5 * 1024 * 1024)
+if TRACKER_FETCH_MAX_BYTES < 1024:
+    raise ImproperlyConfigured("TRACKER_FETCH_MAX_BYTES must be at least 1024.")
+# How often a healthy source is checked; failures back off from one hour, doubling up to a week.
+TRACKER_CHECK_INTERVAL_HOURS = env_float("TRACKER_CHECK_INTERVAL_HOURS", 24.0, minimum=1)
+# Fewest seconds between two fetches from one host, across all workers (robots.txt's
+# Crawl-delay, when larger, wins).
+TRACKER_HOST_MIN_INTERVAL = env_float("TRACKER_HOST_MIN_INTERVAL", 1.0)
+# Consecutive 404/410 answers before a source counts as broken rather than unreachable.
+TRACKER_BROKEN_AFTER = env_int("TRACKER_BROKEN_AFTER", 3)
+if TRACKER_BROKEN_AFTER < 1:
+    raise ImproperlyConfigured("TRACKER_BROKEN_AFTER must be at least 1.")
+# Seconds a dispatched source stays claimed before it counts as due again (its task lost).
+# Shorter than the soonest next check (one hour, the first backoff), so a source checked since
+# its dispatch is told apart from one still waiting for its task.
+TRACKER_REFRESH_LEASE = env_int("TRACKER_REFRESH_LEASE", 600)
+if not 60 <= TRACKER_REFRESH_LEASE < min(3600, TRACKER_CHECK_INTERVAL_HOURS * 3600 / 4):
+    raise ImproperlyConfigured(
+        "TRACKER_REFRESH_LEASE must be at least 60 seconds and shorter than an hour and than "
+        "a quarter of TRACKER_CHECK_INTERVAL_HOURS."
+    )
+# Sources claimed per transaction, and at most per beat tick.
+TRACKER_DISPATCH_BATCH = env_int("TRACKER_DISPATCH_BATCH", 500)
+TRACKER_DISPATCH_MAX_PER_TICK = env_int("TRACKER_DISPATCH_MAX_PER_TICK", 10_000)
+if TRACKER_DISPATCH_BATCH < 1 or TRACKER_DISPATCH_MAX_PER_TICK < 1:
+    raise ImproperlyConfigured(
+        "TRACKER_DISPATCH_BATCH and TRACKER_DISPATCH_MAX_PER_TICK must be at least 1."
+    )
 
 # --- API --------------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ refresh writes only the second kind, so nothing a curator entered is ever overwr
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -26,6 +28,7 @@ REFRESH_FIELDS = [
     "etag",
     "last_modified",
     "content_hash",
+    "content_hash_version",
     "content_changed_at",
     "consecutive_failures",
     "health",
@@ -38,8 +41,16 @@ REFRESH_FIELDS = [
 
 
 class SourceQuerySet(models.QuerySet["Source"]):
-    def due(self, *, now: object | None = None) -> SourceQuerySet:
-        return self.filter(next_check_at__lte=now or timezone.now())
+    def due(self, *, now: datetime | None = None) -> SourceQuerySet:
+        """Sources whose next check is at or before ``now``, and new ones never scheduled."""
+        return self.filter(
+            models.Q(next_check_at__lte=now or timezone.now()) | models.Q(next_check_at=None)
+        )
+
+    def on_host(self, host: str) -> SourceQuerySet:
+        """Sources whose URL is on ``host`` (any scheme or port)."""
+        name = host.strip().lower().rstrip(".")
+        return self.filter(url__iregex=rf"^https?://{re.escape(name)}(:[0-9]+)?(/|$)")
 
 
 class Source(models.Model):
@@ -82,6 +93,9 @@ class Source(models.Model):
     etag = models.CharField(max_length=500, blank=True)
     last_modified = models.CharField(max_length=100, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
+    # What computed content_hash (extractor and normalisation): after an upgrade the first
+    # hash is a new baseline, not a change of the page.
+    content_hash_version = models.CharField(max_length=64, blank=True)
     content_changed_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     health = models.CharField(

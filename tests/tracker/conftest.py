@@ -1,15 +1,21 @@
 """Fixtures for the fetcher: real HTTP servers on loopback and the policies that reach them.
 
-Redis comes from the suite-wide ``redis_client`` fixture (a real redis-server).
+Redis comes from the suite-wide ``redis_client`` fixture (a real redis-server); the refresh
+pipeline's fixtures (settings that reach loopback, a Celery app on an in-memory broker) follow.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from celery import Celery
+from celery.contrib.testing.app import TestApp, setup_default_app
+from django.core.cache import caches
 
+import tracker.tasks  # noqa: F401 - registers the tasks with every Celery app made later
 from tests.tracker.httpserver import LoopbackServer
 from tracker.fetcher import FetchPolicy
 
@@ -42,3 +48,60 @@ def gzip_bomb() -> bytes:
     parts = [compressor.compress(zeros) for _ in range(100)]
     parts.append(compressor.flush())
     return b"".join(parts)
+
+
+# --- the refresh pipeline ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def loopback_settings(settings: Any, db: None) -> Any:
+    """Settings under which the refresh reaches the loopback test servers, fast.
+
+    Production refuses loopback and ports other than 80/443; ``test_refresh`` keeps one test
+    proving that. Politeness is off unless a test turns it on. The shared cache starts empty:
+    it holds locks, politeness slots and robots.txt records, and a transactional test's flush
+    does not empty it.
+    """
+    caches["default"].clear()
+    settings.TRACKER_FETCH_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.TRACKER_FETCH_ALLOWED_PORTS = None
+    settings.TRACKER_FETCH_DEADLINE = 5.0
+    settings.TRACKER_HOST_MIN_INTERVAL = 0.0
+    settings.TRACKER_USER_AGENT = USER_AGENT
+    return settings
+
+
+@pytest.fixture
+def celery_app(settings: Any) -> Iterator[Celery]:
+    """The project's Celery configuration on kombu's in-memory broker, as the current app.
+
+    Tasks the code under test queues land here rather than in a developer's local queue;
+    ``queued`` reads them back.
+    """
+    app = TestApp(set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(broker_url="memory://", broker_transport_options={})
+    with setup_default_app(app):
+        app.set_current()
+        app.set_default()
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge("celery")
+        yield app
+
+
+def queued(app: Celery, task_name: str) -> list[tuple[Any, ...]]:
+    """The arguments of every ``task_name`` message waiting in ``app``'s default queue."""
+    found = []
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue("celery", no_ack=True)
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    break
+                if message.headers.get("task") == task_name:
+                    found.append(tuple(message.payload[0]))
+        finally:
+            queue.close()
+    return found

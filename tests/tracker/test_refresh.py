@@ -1,0 +1,432 @@
+"""Refreshing one source, end to end, against real servers on loopback.
+
+Each test points a source at a route of a loopback server, runs ``source_refresh`` (the
+function a worker runs) and reads what it wrote: the ``SourceCheck`` row and the source's
+refresh fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from tests.factories import SourceFactory
+from tests.tracker.httpserver import LoopbackServer, RecordedRequest, Reply
+from tracker import services
+from tracker.metadata import EXTRACTOR_VERSION
+from tracker.models import Source, SourceCheck
+
+PAGES = Path(__file__).parent / "pages"
+ARTICLE = (PAGES / "article.html").read_bytes()
+ARTICLE_OTHER_CHROME = (PAGES / "article_other_chrome.html").read_bytes()
+ARTICLE_REVISED = (PAGES / "article_revised.html").read_bytes()
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+Health = Source.Health
+Outcome = SourceCheck.Outcome
+DAY = timedelta(hours=24)
+
+pytestmark = pytest.mark.usefixtures("loopback_settings")
+
+
+def source_at(server: LoopbackServer, path: str, **fields: Any) -> Source:
+    return SourceFactory.create(url=server.url(path), **fields)
+
+
+def refresh(source: Source) -> SourceCheck:
+    check = services.source_refresh(source_id=source.pk, force=True)
+    assert check is not None
+    source.refresh_from_db()
+    return check
+
+
+def between(value: datetime | None, low: timedelta, high: timedelta) -> bool:
+    """Whether ``value`` lies between now + low and now + high (a second of slack each way)."""
+    now = timezone.now()
+    slack = timedelta(seconds=1)
+    return value is not None and now + low - slack <= value <= now + high + slack
+
+
+def with_etag(body: bytes, etag: str) -> Callable[[RecordedRequest], Reply]:
+    def reply(request: RecordedRequest) -> Reply:
+        if request.headers.get("if-none-match") == etag:
+            return Reply(status=304, headers={"ETag": etag})
+        return Reply(body=body, headers={**HTML, "ETag": etag})
+
+    return reply
+
+
+def test_it_records_an_article_beside_what_the_curator_typed(server: LoopbackServer) -> None:
+    server.route("/analysis", Reply(body=ARTICLE, headers={**HTML, "ETag": '"a1"'}))
+    source = source_at(server, "/analysis", title="Curator's title", publisher="Curator's desk")
+    history_before = source.history.count()
+
+    check = refresh(source)
+
+    assert (check.outcome, check.http_status, check.error) == (Outcome.OK, 200, "")
+    assert check.bytes_read == len(ARTICLE)
+    assert check.content_hash == source.content_hash != ""
+    assert check.final_url == source.final_url == source.url
+    assert source.health == Health.OK
+    assert source.fetched_title == (
+        "A launch-notification pact for the Western Pacific is within reach"
+    )
+    assert source.fetched_published_on == date(2025, 3, 14)
+    assert source.fetched_canonical_url == (
+        "https://analysis.example.org/2025/03/launch-notification-pact"
+    )
+    assert source.fetched_language == "en-GB"
+    assert (source.title, source.publisher) == ("Curator's title", "Curator's desk")
+    assert source.etag == '"a1"'
+    assert source.content_hash_version == EXTRACTOR_VERSION
+    assert source.consecutive_failures == 0
+    assert between(source.next_check_at, DAY, DAY * 1.1)
+    # A check is refresh state, not a curator's edit: no audit history entry.
+    assert source.history.count() == history_before
+
+
+def test_it_follows_a_redirect_chain_and_records_where_it_ends(server: LoopbackServer) -> None:
+    server.route("/old", Reply(status=301, headers={"Location": "/moved"}))
+    server.route("/moved", Reply(status=302, headers={"Location": "/final"}))
+    server.route("/final", Reply(body=ARTICLE, headers=HTML))
+    source = source_at(server, "/old")
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.REDIRECTED
+    assert source.health == Health.REDIRECTED
+    assert source.final_url == check.final_url == server.url("/final")
+    assert source.url == server.url("/old")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://10.0.0.1/intranet", "http://169.254.169.254/latest/meta-data/", "http://[::1]/"],
+)
+def test_it_blocks_a_redirect_to_a_private_address(server: LoopbackServer, target: str) -> None:
+    server.route("/out", Reply(status=302, headers={"Location": target}))
+    source = source_at(server, "/out")
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.BLOCKED
+    assert source.health == Health.BLOCKED
+    assert "not a public address" in check.error
+    assert source.consecutive_failures == 1
+    assert between(source.next_check_at, DAY, DAY * 1.1)
+
+
+@pytest.mark.parametrize("open_ports", [False, True], ids=["production", "ports-opened"])
+def test_the_production_defaults_refuse_loopback(
+    server: LoopbackServer, settings: Any, open_ports: bool
+) -> None:
+    settings.TRACKER_FETCH_ALLOWED_NETWORKS = []
+    settings.TRACKER_FETCH_ALLOWED_PORTS = None if open_ports else frozenset({80, 443})
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+    source = source_at(server, "/analysis")
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.BLOCKED
+    assert source.health == Health.BLOCKED
+    assert server.requests == []
+
+
+def test_it_marks_a_source_broken_only_after_repeated_404(server: LoopbackServer) -> None:
+    statuses = iter([404, 410, 404])
+    server.route("/gone", lambda request: Reply(status=next(statuses), body=b"not here"))
+    source = source_at(server, "/gone")
+
+    seen = []
+    for _ in range(3):
+        check = refresh(source)
+        seen.append((check.outcome, source.health, source.consecutive_failures))
+
+    assert seen == [
+        (Outcome.GONE, Health.UNREACHABLE, 1),
+        (Outcome.GONE, Health.UNREACHABLE, 2),
+        (Outcome.GONE, Health.BROKEN, 3),
+    ]
+    assert source.last_error == "HTTP 404: the page is gone"
+    # Backoff doubled with each failure: one hour, two, then four.
+    assert between(source.next_check_at, timedelta(hours=4), timedelta(hours=4.4))
+
+
+def test_it_counts_gone_checks_afresh_after_a_success(server: LoopbackServer) -> None:
+    statuses = iter([404, 404, 200, 404, 404])
+
+    def reply(request: RecordedRequest) -> Reply:
+        status = next(statuses)
+        return Reply(body=ARTICLE, headers=HTML) if status == 200 else Reply(status=status)
+
+    server.route("/flaky", reply)
+    source = source_at(server, "/flaky")
+
+    healths = []
+    for _ in range(5):
+        refresh(source)
+        healths.append(source.health)
+
+    assert healths == [Health.UNREACHABLE, Health.UNREACHABLE, Health.OK] + [Health.UNREACHABLE] * 2
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "earliest"),
+    [
+        (429, "7200", timedelta(hours=2)),
+        (503, "90000", timedelta(seconds=90000)),
+        (429, "30", timedelta(hours=1)),  # The backoff is longer than what the server asks.
+        (403, None, timedelta(hours=1)),
+        (500, None, timedelta(hours=1)),
+    ],
+)
+def test_it_backs_off_from_a_server_error_honouring_retry_after(
+    server: LoopbackServer, status: int, retry_after: str | None, earliest: timedelta
+) -> None:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    server.route("/busy", Reply(status=status, headers=headers))
+    source = source_at(server, "/busy")
+
+    check = refresh(source)
+
+    assert (check.outcome, check.http_status) == (Outcome.HTTP_ERROR, status)
+    assert source.health == Health.UNREACHABLE
+    assert check.error == f"HTTP {status}"
+    assert between(source.next_check_at, earliest, earliest * 1.1)
+
+
+def test_it_records_the_deadline_when_a_server_drips(server: LoopbackServer, settings: Any) -> None:
+    settings.TRACKER_FETCH_DEADLINE = 1.0
+    server.route(
+        "/drip",
+        Reply(
+            body=lambda: (b"<p>." for _ in range(1000)),
+            headers=HTML,
+            content_length=False,
+            chunk_delay=0.1,
+        ),
+    )
+    source = source_at(server, "/drip")
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.NETWORK_ERROR
+    assert "deadline" in check.error
+    assert 900 <= check.duration_ms < 3000
+    assert source.health == Health.UNREACHABLE
+    assert source.last_error == check.error
+    assert between(source.next_check_at, timedelta(hours=1), timedelta(hours=1.1))
+
+
+def test_it_stops_a_gzip_bomb_at_the_cap_and_keeps_the_health(
+    server: LoopbackServer, gzip_bomb: bytes
+) -> None:
+    server.route(
+        "/bomb",
+        Reply(body=gzip_bomb, headers={**HTML, "Content-Encoding": "gzip", "ETag": '"b"'}),
+    )
+    source = source_at(server, "/bomb")
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.TOO_LARGE
+    assert "cap" in check.error
+    assert check.bytes_read <= 5 * 1024 * 1024 + 64 * 1024
+    assert source.health == Health.UNCHECKED
+    assert source.consecutive_failures == 0
+    # Its validators are kept: an unchanged oversized page is a 304 next time.
+    assert source.etag == '"b"'
+
+
+def test_it_asks_conditionally_and_takes_304_as_not_modified(server: LoopbackServer) -> None:
+    server.route("/analysis", with_etag(ARTICLE, '"v1"'))
+    source = source_at(server, "/analysis")
+    first = refresh(source)
+
+    second = refresh(source)
+
+    assert first.outcome == Outcome.OK
+    assert (second.outcome, second.http_status, second.bytes_read) == (
+        Outcome.NOT_MODIFIED,
+        304,
+        0,
+    )
+    assert second.content_hash == first.content_hash
+    assert source.health == Health.OK
+    assert server.requests[-1].headers["if-none-match"] == '"v1"'
+
+
+def test_it_ignores_a_change_of_only_the_ad_block(server: LoopbackServer) -> None:
+    pages = iter([ARTICLE, ARTICLE_OTHER_CHROME])
+    server.route("/analysis", lambda request: Reply(body=next(pages), headers=HTML))
+    source = source_at(server, "/analysis")
+    refresh(source)
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.OK
+    assert source.health == Health.OK
+    assert source.content_changed_at is None
+
+
+def test_it_reports_a_changed_article_and_checks_it_sooner(server: LoopbackServer) -> None:
+    pages = iter([ARTICLE, ARTICLE_REVISED])
+    server.route("/analysis", lambda request: Reply(body=next(pages), headers=HTML))
+    source = source_at(server, "/analysis")
+    first = refresh(source)
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.CHANGED
+    assert check.content_hash not in ("", first.content_hash)
+    assert source.health == Health.CHANGED
+    assert between(source.content_changed_at, timedelta(0), timedelta(0))
+    assert between(source.next_check_at, DAY / 4, DAY / 4 * 1.1)
+
+
+def test_it_takes_a_new_extractor_version_as_a_new_baseline(server: LoopbackServer) -> None:
+    server.route("/analysis", Reply(body=ARTICLE_REVISED, headers=HTML))
+    source = source_at(
+        server, "/analysis", content_hash="0" * 64, content_hash_version="trafilatura-1.0+n0"
+    )
+
+    check = refresh(source)
+
+    assert check.outcome == Outcome.OK
+    assert source.content_hash_version == EXTRACTOR_VERSION
+    assert source.content_changed_at is None
+
+
+# --- safe to run twice, and beside curators ----------------------------------------------------
+
+
+def test_it_leaves_a_source_to_the_worker_that_holds_it(server: LoopbackServer) -> None:
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+    source = source_at(server, "/analysis")
+
+    with services._source_lock(source.pk) as held:
+        assert held
+        assert services.source_refresh(source_id=source.pk, force=True) is None
+
+    assert server.requests == []
+    assert refresh(source).outcome == Outcome.OK  # The lock is free again.
+
+
+def test_it_skips_a_source_checked_since_its_refresh_was_queued(server: LoopbackServer) -> None:
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+    source = source_at(server, "/analysis", next_check_at=timezone.now() + DAY)
+
+    assert services.source_refresh(source_id=source.pk) is None
+    assert server.requests == []
+    assert services.source_refresh(source_id=source.pk, force=True) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_curators_edit_made_during_the_check(server: LoopbackServer) -> None:
+    source = source_at(server, "/analysis", title="Before")
+
+    def edit_then_reply(request: RecordedRequest) -> Reply:
+        Source.objects.filter(pk=source.pk).update(title="Edited meanwhile")
+        connection.close()  # This runs in the server's thread, on its own connection.
+        return Reply(body=ARTICLE, headers=HTML)
+
+    server.route("/analysis", edit_then_reply)
+
+    refresh(source)
+
+    assert source.title == "Edited meanwhile"
+    assert source.health == Health.OK
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_drops_the_result_when_the_url_is_edited_during_the_check(
+    server: LoopbackServer,
+) -> None:
+    source = source_at(server, "/analysis")
+
+    def move_then_reply(request: RecordedRequest) -> Reply:
+        Source.objects.filter(pk=source.pk).update(url=server.url("/elsewhere"))
+        connection.close()
+        return Reply(status=404)
+
+    server.route("/analysis", move_then_reply)
+
+    assert services.source_refresh(source_id=source.pk, force=True) is None
+    source.refresh_from_db()
+    assert source.health == Health.UNCHECKED
+    assert not SourceCheck.objects.filter(source=source).exists()
+
+
+# --- politeness ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["cache", "redis"])
+def shared_state(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Locks, politeness and robots.txt in the default cache (no Redis) or in Redis."""
+    if request.param == "redis":
+        request.applymarker(pytest.mark.redis)
+        settings.REDIS_URL = request.getfixturevalue("redis_url")
+        request.getfixturevalue("redis_client")  # Flushes the database before and after.
+    return str(request.param)
+
+
+def test_it_sends_a_second_fetch_to_one_host_back_to_wait(
+    server: LoopbackServer, settings: Any, shared_state: str
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 30.0
+    server.route("/a", Reply(body=ARTICLE, headers=HTML))
+    server.route("/b", Reply(body=ARTICLE, headers=HTML))
+    first, second = source_at(server, "/a"), source_at(server, "/b")
+    refresh(first)
+
+    with pytest.raises(services.HostBusy) as busy:
+        services.source_refresh(source_id=second.pk, force=True)
+
+    assert 25 < busy.value.wait_seconds <= 30
+    # Redis reserves the slot for the caller; the cache can only say when the host frees up.
+    assert busy.value.reserved is (shared_state == "redis")
+    assert server.paths() == ["/robots.txt", "/a"]
+    assert not SourceCheck.objects.filter(source=second).exists()
+
+
+def test_it_fetches_in_the_slot_it_was_given(server: LoopbackServer, settings: Any) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 30.0
+    server.route("/b", Reply(body=ARTICLE, headers=HTML))
+    source = source_at(server, "/b")
+
+    check = services.source_refresh(source_id=source.pk, force=True, slot_reserved=True)
+
+    assert check is not None
+    assert check.outcome == Outcome.OK
+
+
+def test_it_spaces_fetches_by_robots_crawl_delay(server: LoopbackServer, shared_state: str) -> None:
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 5\n"))
+    server.route("/a", Reply(body=ARTICLE, headers=HTML))
+    first, second = source_at(server, "/a"), source_at(server, "/b")
+    refresh(first)
+
+    with pytest.raises(services.HostBusy) as busy:
+        services.source_refresh(source_id=second.pk, force=True)
+
+    assert 3 < busy.value.wait_seconds <= 5
+
+
+def test_it_puts_a_source_back_on_the_schedule_when_its_host_is_busy_for_long(
+    server: LoopbackServer, settings: Any, shared_state: str
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 300.0
+    server.route("/a", Reply(body=ARTICLE, headers=HTML))
+    first, second = source_at(server, "/a"), source_at(server, "/b")
+    refresh(first)
+
+    assert services.source_refresh(source_id=second.pk, force=True) is None
+
+    second.refresh_from_db()
+    assert between(second.next_check_at, timedelta(seconds=290), timedelta(seconds=300))
+    assert second.health == Health.UNCHECKED

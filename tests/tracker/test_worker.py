@@ -1,0 +1,85 @@
+"""A real Celery worker consuming from a real redis-server, refreshing sources on loopback.
+
+Not eager mode: messages go through Redis, the worker acknowledges them late, and the
+tracker's locks and politeness slots live in that same Redis, as in production.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from django.db import connection
+
+from tests.factories import SourceFactory
+from tests.tracker.httpserver import LoopbackServer, Reply
+from tracker import services
+from tracker.models import Source, SourceCheck
+from tracker.tasks import dispatch_due_sources
+
+ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker(
+    celery_app: Celery, redis_url: str, redis_client: Any, loopback_settings: Any
+) -> Iterator[Celery]:
+    """A worker thread consuming from Redis, with the tracker's shared state in Redis too."""
+    loopback_settings.REDIS_URL = redis_url
+    celery_app.conf.update(
+        broker_url=redis_url, broker_transport_options={"visibility_timeout": 3600}
+    )
+    with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
+        yield celery_app
+    connection.close()
+
+
+def wait_for_checks(count: int, *, timeout: float = 30) -> list[SourceCheck]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        checks = list(SourceCheck.objects.order_by("checked_at", "id"))
+        if len(checks) >= count:
+            return checks
+        time.sleep(0.1)
+    pytest.fail(f"expected {count} checks within {timeout} s, found {SourceCheck.objects.count()}")
+
+
+def test_a_worker_checks_a_source_queued_through_redis(
+    worker: Celery, server: LoopbackServer
+) -> None:
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+    source = SourceFactory.create(url=server.url("/analysis"))
+
+    services.source_request_refresh(source=source)
+
+    (check,) = wait_for_checks(1)
+    assert (check.source_id, check.outcome, check.http_status) == (source.pk, "ok", 200)
+    source.refresh_from_db()
+    assert source.health == Source.Health.OK
+    assert source.fetched_title
+
+
+def test_a_beat_tick_dispatches_through_the_worker_politely(
+    worker: Celery, server: LoopbackServer, loopback_settings: Any
+) -> None:
+    """The tick queues both pages of one host; the second is told to wait and comes back."""
+    loopback_settings.TRACKER_HOST_MIN_INTERVAL = 1.0
+    server.route("/a", Reply(body=ARTICLE, headers=HTML))
+    server.route("/b", Reply(body=ARTICLE, headers=HTML))
+    sources = [SourceFactory.create(url=server.url(path)) for path in ("/a", "/b")]
+
+    dispatch_due_sources.delay()
+
+    first, second = wait_for_checks(2)
+    assert {first.source_id, second.source_id} == {source.pk for source in sources}
+    assert (second.checked_at - first.checked_at).total_seconds() >= 0.9
+    page_requests = [path for path in server.paths() if path != "/robots.txt"]
+    assert sorted(page_requests) == ["/a", "/b"]

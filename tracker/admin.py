@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from tracker.models import REFRESH_FIELDS, Source, SourceCheck
+from tracker.services import sources_request_refresh
 
 RECENT_CHECKS = 20
 
@@ -16,6 +19,7 @@ class SourceAdmin(SimpleHistoryAdmin):
     list_display = ["__str__", "kind", "health", "http_status", "last_checked_at", "is_primary"]
     list_filter = ["health", "kind", "is_primary"]
     search_fields = ["url", "title", "fetched_title", "publisher"]
+    actions = ["check_now"]
     readonly_fields = [*REFRESH_FIELDS, "recent_checks", "created_at", "updated_at"]
     fieldsets = [
         (
@@ -53,6 +57,16 @@ class SourceAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
+
+    @admin.action(description="Check now", permissions=["change"])
+    def check_now(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
+        count = len(sources_request_refresh(sources=queryset))
+        self.message_user(
+            request,
+            f"Queued {count} source{'s' if count != 1 else ''} for a check; the results appear "
+            "in each source's history within a minute or so.",
+            messages.SUCCESS,
+        )
 
     @admin.display(description=f"last {RECENT_CHECKS} checks")
     def recent_checks(self, obj: Source) -> str:

@@ -1,0 +1,136 @@
+"""Refresh now: the admin action and the ``refresh_sources`` command."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import SourceFactory
+from tests.tracker.conftest import queued
+from tests.tracker.httpserver import LoopbackServer, Reply
+from tracker.models import Source, SourceCheck
+
+REFRESH = "tracker.tasks.refresh_source"
+ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+LATER = timedelta(days=1)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_app")]
+
+
+def test_the_admin_action_queues_the_selected_sources(
+    client: Client,
+    admin_user: User,
+    celery_app: Celery,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    chosen = SourceFactory.create_batch(2, next_check_at=timezone.now() + LATER)
+    SourceFactory.create()
+    client.force_login(admin_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:tracker_source_changelist"),
+            {"action": "check_now", "_selected_action": [s.pk for s in chosen]},
+            follow=True,
+        )
+
+    assert "Queued 2 sources for a check" in response.content.decode()
+    assert sorted(queued(celery_app, REFRESH)) == sorted((s.pk,) for s in chosen)
+
+
+def test_the_admin_action_needs_the_change_permission(client: Client) -> None:
+    viewer = User.objects.create_user("viewer", password="pw-for-tests-only", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_source"))
+    client.force_login(viewer)
+
+    response = client.get(reverse("admin:tracker_source_changelist"))
+
+    assert response.status_code == 200
+    assert "check_now" not in response.content.decode()
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("refresh_sources", *args, stdout=out, verbosity=0)
+    return out.getvalue()
+
+
+def test_the_command_queues_the_due_sources_by_default(
+    celery_app: Celery, django_capture_on_commit_callbacks: Any
+) -> None:
+    due = [SourceFactory.create(next_check_at=None), SourceFactory.create()]
+    Source.objects.filter(pk=due[1].pk).update(next_check_at=timezone.now() - LATER)
+    SourceFactory.create(next_check_at=timezone.now() + LATER)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        output = run()
+
+    assert output == "Queued 2 sources; the Celery workers check them.\n"
+    assert sorted(queued(celery_app, REFRESH)) == sorted((s.pk,) for s in due)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--all"], {"a1", "a2", "b1", "other"}),
+        (["--host", "a.example"], {"a1", "a2"}),
+        (["--host", "A.example.", "--host", "b.example"], {"a1", "a2", "b1"}),
+        (["--health", "broken"], {"a2"}),
+        (["--health", "broken", "--health", "ok"], {"a2", "b1"}),
+        (["--health", "ok", "--host", "a.example"], set()),
+    ],
+)
+def test_the_command_selects_by_health_and_host(
+    celery_app: Celery,
+    django_capture_on_commit_callbacks: Any,
+    args: list[str],
+    expected: set[str],
+) -> None:
+    names = {
+        SourceFactory.create(
+            url="https://a.example/1", next_check_at=timezone.now() + LATER
+        ).pk: "a1",
+        SourceFactory.create(url="https://a.example:8443/2", health="broken").pk: "a2",
+        SourceFactory.create(url="http://b.example/1", health="ok").pk: "b1",
+    }
+    SourceFactory.create(url="https://a.example.org/not-a-example")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(*args)
+
+    assert {names.get(pk, "other") for (pk,) in queued(celery_app, REFRESH)} == expected
+
+
+def test_the_command_refuses_all_with_a_filter() -> None:
+    with pytest.raises(CommandError, match="--all cannot be combined"):
+        run("--all", "--health", "ok")
+
+
+def test_the_command_checks_here_with_sync(
+    server: LoopbackServer, loopback_settings: Any, celery_app: Celery
+) -> None:
+    loopback_settings.TRACKER_HOST_MIN_INTERVAL = 0.3
+    server.route("/a", Reply(body=ARTICLE, headers=HTML))
+    server.route("/b", Reply(body=ARTICLE, headers=HTML))
+    for path in ("/a", "/b", "/missing"):
+        SourceFactory.create(url=server.url(path))
+
+    output = run("--all", "--sync")
+
+    assert output == "Checked 3 sources: gone 1, ok 2.\n"
+    assert SourceCheck.objects.count() == 3
+    assert queued(celery_app, REFRESH) == []  # Checked here: nothing for the workers.

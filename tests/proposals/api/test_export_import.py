@@ -298,6 +298,16 @@ def test_an_export_outside_any_transaction_reads_one_snapshot(anonymous: APIClie
     assert [s["url"] for s in document["sources"]] == ["https://example.org/a"]
 
 
+def test_an_import_is_recorded_under_the_curators_name(
+    curator: APIClient, curator_user: User
+) -> None:
+    body = {"format": FORMAT, "actors": [{"code": "JPN", "name": "Japan"}]}
+
+    assert curator.post(IMPORT, body, format="json").status_code == 200
+
+    assert Actor.history.get(code="JPN").history_user == curator_user
+
+
 # --- CSV ----------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Refresh now: the admin action and the ``refresh_sources`` command."""
+"""Refresh now: the admin action, the ``refresh_sources`` command and the API action."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from tests.factories import SourceFactory
 from tests.tracker.conftest import queued
@@ -134,3 +136,52 @@ def test_the_command_checks_here_with_sync(
     assert output == "Checked 3 sources: gone 1, ok 2.\n"
     assert SourceCheck.objects.count() == 3
     assert queued(celery_app, REFRESH) == []  # Checked here: nothing for the workers.
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+def api_client(*, group: str | None = None) -> APIClient:
+    user = User.objects.create_user(f"user-{group}", password="a long passphrase for tests")
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    _, token = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def test_a_curator_asks_the_api_for_a_check_now(
+    celery_app: Celery, django_capture_on_commit_callbacks: Any
+) -> None:
+    source = SourceFactory.create(next_check_at=timezone.now() + LATER)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(group="curators").post(f"/api/v1/sources/{source.pk}/refresh/")
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "id": source.pk,
+        "status": "queued",
+        "checks": f"http://testserver/api/v1/sources/{source.pk}/checks/",
+    }
+    assert queued(celery_app, REFRESH) == [(source.pk,)]
+
+
+@pytest.mark.parametrize(("group", "status"), [(None, 403), ("anonymous", 401)])
+def test_the_api_refuses_a_check_now_without_the_change_permission(
+    celery_app: Celery, group: str | None, status: int
+) -> None:
+    source = SourceFactory.create()
+    client = APIClient() if group == "anonymous" else api_client()
+
+    response = client.post(f"/api/v1/sources/{source.pk}/refresh/")
+
+    assert response.status_code == status
+    assert queued(celery_app, REFRESH) == []
+
+
+def test_the_api_answers_404_for_a_check_of_no_source() -> None:
+    response = api_client(group="curators").post("/api/v1/sources/999999/refresh/")
+
+    assert response.status_code == 404

@@ -1,11 +1,23 @@
 """The Celery application: broker from settings, tasks discovered in the Django apps."""
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tracker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def close_old_database_connections(**kwargs: Any) -> None:
+    """What Django does at the start of each request: drop a broken or expired connection.
+
+    Connections otherwise live across tasks (``CELERY_DB_REUSE_MAX``).
+    """
+    from django.db import close_old_connections
+
+    close_old_connections()

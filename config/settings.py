@@ -186,10 +186,18 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # The worker looks for messages this often (in seconds) whenever its prefetch is full;
+        # kombu's default of 1 s would cap a local worker at its concurrency per second.
+        "polling_interval": 0.1,
     }
     for folder in ("queue", "processed"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django support closes the database connection around every task unless told to
+# reuse it; reconnecting (a new PostgreSQL backend per task) then costs more than most tasks.
+# Connections are reused and recycled every this many tasks; config/celery.py also drops broken
+# or expired ones (DATABASE_CONN_MAX_AGE) before each task, as Django does per request.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -28,6 +28,8 @@ themselves, outside the fetcher's address checks.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import functools
 import hashlib
 import re
 import unicodedata
@@ -38,11 +40,15 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from trafilatura.deduplication import Simhash
+from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
 
-# Bump NORMALISATION when normalise_text() changes, for the same reason the library version
-# is part of the string: old and new hashes must not be compared.
-NORMALISATION = 1
+# Bump NORMALISATION when normalise_text() or the extraction call changes, for the same reason
+# the library version is part of the string: old and new hashes must not be compared.
+# 2: the main text is extracted without trafilatura's metadata pass (title and date are read
+# separately, see extract()).
+NORMALISATION = 2
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+n{NORMALISATION}"
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -74,9 +80,14 @@ class PageMetadata:
     language: str = ""
     main_text: str = ""
     text_hash: str = ""
-    simhash: str = ""
     raw_hash: str = ""  # sha256 of the bytes as received, for forensics
     extractor_version: str = EXTRACTOR_VERSION
+
+    @functools.cached_property
+    def simhash(self) -> str:
+        # Computed on first use: it costs about as much as extracting the text, and the
+        # refresh pipeline compares hashes, not fingerprints.
+        return f"{Simhash(self.main_text).hash:016x}" if self.main_text else ""
 
 
 def extract(body: bytes, *, url: str, content_type: str = "text/html") -> PageMetadata:
@@ -89,37 +100,54 @@ def extract(body: bytes, *, url: str, content_type: str = "text/html") -> PageMe
     tree = _parse_html(body, charset)
     if tree is None:
         return PageMetadata(raw_hash=raw_hash)
-    # Read what trafilatura does not report (or reports with a fallback) before handing the
-    # tree over; it works on a copy, so the order is only for clarity.
     canonical_url = _canonical_url(tree, url)
     language = _language(tree)
+    title, metadata_url = _title_and_url(tree)
+    # The text alone: trafilatura's full metadata pass (authors, licence, categories, site
+    # name) would cost as much again, for fields nothing here keeps. It works on a copy.
     document = trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,
         include_comments=False,  # Readers' comments are not the source's content.
         include_tables=True,
-        date_extraction_params={**DATE_PARAMS, "max_date": date.today().isoformat()},
     )
-    title = published = text = ""
-    if document is not None and not isinstance(document, dict):
-        title = document.title or ""
-        published = document.date or ""
-        text = document.text or ""
+    text = document.text or "" if document is not None and not isinstance(document, dict) else ""
+    # Last, as htmldate may prune the tree it is given. The URL feeds its date-in-URL rule,
+    # the one trafilatura would pass: the page's own (og:url, canonical), else where it was.
+    published = find_date(
+        tree,
+        url=metadata_url or canonical_url or url,
+        original_date=DATE_PARAMS["original_date"],
+        extensive_search=DATE_PARAMS["extensive_search"],
+        max_date=date.today().isoformat(),
+    )
     if not title:
         title = tree.findtext(".//title") or ""
     main_text = normalise_text(text)
     return PageMetadata(
         title=" ".join(title.split()),
-        published_on=_date(published),
+        published_on=_date(published or ""),
         canonical_url=canonical_url,
         language=language,
         main_text=main_text,
         text_hash=hashlib.sha256(main_text.encode()).hexdigest() if main_text else "",
-        # Zero-padded, unlike trafilatura's own hex, so every fingerprint has one width.
-        simhash=f"{Simhash(main_text).hash:016x}" if main_text else "",
         raw_hash=raw_hash,
     )
+
+
+def _title_and_url(tree: lxml.html.HtmlElement) -> tuple[str, str]:
+    """The title as trafilatura's metadata pass finds it, and the URL the page declares.
+
+    <meta> tags (og:title …), then JSON-LD, then the <title>/<h1> heuristics: the same steps
+    and order as ``trafilatura.extract_metadata``, without its other fields.
+    """
+    metadata = examine_meta(tree)
+    # trafilatura guards this call the same way: its JSON-LD parsing has known bugs, and the
+    # meta tags found so far stand.
+    with contextlib.suppress(Exception):
+        metadata = extract_meta_json(tree, metadata)
+    return metadata.title or extract_title(tree) or "", metadata.url or ""
 
 
 def normalise_text(text: str) -> str:

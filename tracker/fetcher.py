@@ -624,6 +624,10 @@ def _fetch_into(
                 continue
             if response.status_code == 304:
                 result.not_modified = True
+                # A 304 has no body (http.client reads none whatever the headers say), so the
+                # connection can go back to the pool for the next fetch from this host.
+                response.raw.drain_conn()
+                response.raw.release_conn()
                 return
             _read_body(result, response, policy, clock)
             return

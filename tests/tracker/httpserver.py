@@ -30,6 +30,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]  # lower-case names
+    client_port: int = 0  # the same for requests sent over one kept-alive connection
 
 
 @dataclass
@@ -144,6 +145,7 @@ class LoopbackServer:
                     method=self.command,
                     path=self.path,
                     headers={name.lower(): value for name, value in self.headers.items()},
+                    client_port=self.client_address[1],
                 )
                 try:
                     self._send(server._dispatch(request))

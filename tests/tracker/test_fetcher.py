@@ -233,6 +233,18 @@ def test_it_makes_conditional_requests(
     assert server.requests[1].headers[request_header] == getattr(first, validator)
 
 
+def test_it_keeps_the_connection_after_a_304(server: LoopbackServer, policy: FetchPolicy) -> None:
+    """A 304 has no body, so the next fetch from that host reuses the connection."""
+    server.route("/a", Reply(status=304, headers={"ETag": '"v1"'}))
+    session = make_session(policy)
+
+    results = [fetch(server.url("/a"), policy=policy, etag='"v1"', session=session) for _ in "ab"]
+
+    assert [result.not_modified for result in results] == [True, True]
+    first, second = server.requests
+    assert first.client_port == second.client_port
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [

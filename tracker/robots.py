@@ -87,6 +87,47 @@ class RedisRobotsStore:
         self.redis.set(self.prefix + key, value, px=milliseconds)
 
 
+class LocalRobotsCache:
+    """A process's short memory in front of a shared store.
+
+    A worker checks many pages of the same sites; reading each site's record from Redis (and
+    parsing its JSON) for every page, twice, costs more than the rest of a 304 check's own
+    work. Records are kept here for ``ttl`` seconds, so a robots.txt change reaches every
+    worker at most that much later than the shared store.
+    """
+
+    def __init__(self, store: RobotsStore, *, ttl: float = 60, max_items: int = 4096) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.max_items = max_items
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, str]] = {}
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            item = self._items.get(key)
+        if item is not None and item[0] > time.monotonic():
+            return item[1]
+        value = self.store.get(key)
+        if value is not None:
+            self._remember(key, value, self.ttl)
+        return value
+
+    def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
+        self.store.set(key, value, ttl=ttl)
+        self._remember(key, value, min(self.ttl, ttl or self.ttl))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def _remember(self, key: str, value: str, ttl: float) -> None:
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                self._items.clear()  # Crude, and rare: a worker sees a few thousand sites.
+            self._items[key] = (time.monotonic() + ttl, value)
+
+
 class CacheRobotsStore:
     """A store over a Django cache (anything with its ``get``/``set``), for installs without
     Redis: every process of one installation shares the cache, so they share robots.txt too.

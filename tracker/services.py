@@ -5,8 +5,10 @@ Contract
 ``sources_dispatch_due(now=None, batch_size=None, max_sources=None) -> list[int]``
     Claims due sources (``next_check_at <= now``, or never scheduled) in batches, each in its
     own transaction, and after each commit queues one ``tracker.tasks.refresh_source`` per
-    claimed id, hosts interleaved so consecutive tasks rarely wait on the same host. A claim
-    moves ``next_check_at`` one lease ahead (``TRACKER_REFRESH_LEASE``). Two dispatchers at
+    claimed id, hosts interleaved, each host's sources one politeness interval apart (as
+    countdowns, up to ``HOST_WAIT_MAX``; the rest of a busy host's sources are put back on the
+    schedule that far ahead). A claim moves ``next_check_at`` one lease ahead
+    (``TRACKER_REFRESH_LEASE``). Two dispatchers at
     the same moment never claim the same source (``SELECT … FOR UPDATE SKIP LOCKED`` on
     PostgreSQL; on SQLite, which runs one writer at a time, a conditional ``UPDATE`` is the
     claim), and the next tick does not claim it again while its task waits. A lost task costs
@@ -41,6 +43,7 @@ import contextlib
 import functools
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -57,7 +60,13 @@ from tracker.health import GONE_STATUSES, Schedule, Stored, judge
 from tracker.metadata import PageMetadata, extract
 from tracker.models import Source, SourceCheck
 from tracker.politeness import CachePoliteness, HostPoliteness, Politeness
-from tracker.robots import CacheRobotsStore, RedisRobotsStore, RobotsChecker, RobotsStore
+from tracker.robots import (
+    CacheRobotsStore,
+    LocalRobotsCache,
+    RedisRobotsStore,
+    RobotsChecker,
+    RobotsStore,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -141,8 +150,24 @@ def _politeness() -> Politeness:
 
 
 def _robots_store() -> RobotsStore:
-    client = _redis()
-    return RedisRobotsStore(client) if client is not None else CacheRobotsStore(caches["default"])
+    url: str = settings.REDIS_URL
+    memo = _robots_memos.get(url)
+    if memo is None:
+        client = _redis()
+        shared: RobotsStore = (
+            RedisRobotsStore(client) if client is not None else CacheRobotsStore(caches["default"])
+        )
+        memo = _robots_memos[url] = LocalRobotsCache(shared)
+    return memo
+
+
+_robots_memos: dict[str, LocalRobotsCache] = {}
+
+
+def clear_local_caches() -> None:
+    """Forget what this process remembers of robots.txt (tests; after changing REDIS_URL)."""
+    for memo in _robots_memos.values():
+        memo.clear()
 
 
 @contextlib.contextmanager
@@ -204,15 +229,33 @@ def sources_dispatch_due(
     batch_size = batch_size or settings.TRACKER_DISPATCH_BATCH
     max_sources = max_sources or settings.TRACKER_DISPATCH_MAX_PER_TICK
     lease_until = now + _lease()
+    spacing: float = settings.TRACKER_HOST_MIN_INTERVAL
+    queued_per_host: Counter[str] = Counter()
     dispatched: list[int] = []
     while len(dispatched) < max_sources:
         with transaction.atomic():
             rows = _claim_due(now, lease_until, min(batch_size, max_sources - len(dispatched)))
             if not rows:
                 break
-            ids = interleave_hosts(rows)
-            transaction.on_commit(functools.partial(_enqueue, ids))
-        dispatched.extend(ids)
+            # Each source gets its host's next place, one politeness interval after the
+            # previous one, as its countdown: a host with many due pages is fetched at its
+            # polite pace instead of its tasks all arriving together to be sent back. Places
+            # beyond the horizon go back to the schedule for a later tick.
+            ready: list[tuple[int, float]] = []
+            later: list[int] = []
+            for pk, host in _round_robin(rows):
+                countdown = queued_per_host[host] * spacing
+                if countdown > HOST_WAIT_MAX:
+                    later.append(pk)
+                    continue
+                queued_per_host[host] += 1
+                ready.append((pk, countdown))
+            if later:
+                Source.objects.filter(pk__in=later).update(
+                    next_check_at=now + timedelta(seconds=HOST_WAIT_MAX)
+                )
+            transaction.on_commit(functools.partial(_enqueue, ready))
+        dispatched.extend(pk for pk, _ in ready)
     return dispatched
 
 
@@ -249,20 +292,26 @@ def claim_conditionally(
 
 def interleave_hosts(rows: list[tuple[int, str]]) -> list[int]:
     """Ids in round-robin order of host: one per host, then the second of each, and so on."""
+    return [pk for pk, _ in _round_robin(rows)]
+
+
+def _round_robin(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(id, host) of (id, url) rows in round-robin order of host, each host's in row order."""
     seen: Counter[str] = Counter()
     keyed = []
     for position, (pk, url) in enumerate(rows):
         host = Source(url=url).host
-        keyed.append((seen[host], position, pk))
+        keyed.append((seen[host], position, pk, host))
         seen[host] += 1
-    return [pk for _, _, pk in sorted(keyed)]
+    return [(pk, host) for _, _, pk, host in sorted(keyed)]
 
 
-def _enqueue(source_ids: list[int]) -> None:
+def _enqueue(items: list[tuple[int, float]]) -> None:
+    """Queue ``refresh_source`` for each (source id, countdown in seconds)."""
     from tracker.tasks import refresh_source  # The tasks module imports this one.
 
-    for source_id in source_ids:
-        refresh_source.delay(source_id)
+    for source_id, countdown in items:
+        refresh_source.apply_async((source_id,), countdown=countdown or None)
 
 
 # --- check now --------------------------------------------------------------------------------
@@ -279,7 +328,7 @@ def sources_request_refresh(*, sources: QuerySet[Source]) -> list[int]:
             next_check_at=timezone.now() + _lease()
         )
         ids = interleave_hosts(rows)
-        transaction.on_commit(functools.partial(_enqueue, ids))
+        transaction.on_commit(functools.partial(_enqueue, [(pk, 0.0) for pk in ids]))
     return ids
 
 
@@ -305,6 +354,9 @@ def source_refresh(
             return None  # Checked since this refresh was queued.
         policy = fetch_policy()
         robots = RobotsChecker(policy=policy, store=_robots_store())
+        # From here on the time counts as the check's: reading robots.txt (for its
+        # Crawl-delay) may be most of it.
+        clock = time.monotonic()
         if not slot_reserved and not _take_turn(source, robots, now):
             return None
         started = timezone.now()
@@ -316,6 +368,7 @@ def source_refresh(
             session=_session(policy),
             robots=robots,
         )
+        result.duration_ms = max(result.duration_ms, int((time.monotonic() - clock) * 1000))
         stored = Stored(
             url=source.url,
             content_hash=source.content_hash,

@@ -17,6 +17,7 @@ from django.core.cache import caches
 
 import tracker.tasks  # noqa: F401 - registers the tasks with every Celery app made later
 from tests.tracker.httpserver import LoopbackServer
+from tracker import services
 from tracker.fetcher import FetchPolicy
 
 USER_AGENT = "ArmsControlTrackerTest/1.0 (+https://tracker.example.org/bot)"
@@ -63,6 +64,7 @@ def loopback_settings(settings: Any, db: None) -> Any:
     does not empty it.
     """
     caches["default"].clear()
+    services.clear_local_caches()
     settings.TRACKER_FETCH_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     settings.TRACKER_FETCH_ALLOWED_PORTS = None
     settings.TRACKER_FETCH_DEADLINE = 5.0
@@ -91,6 +93,11 @@ def celery_app(settings: Any) -> Iterator[Celery]:
 
 def queued(app: Celery, task_name: str) -> list[tuple[Any, ...]]:
     """The arguments of every ``task_name`` message waiting in ``app``'s default queue."""
+    return [args for args, _ in queued_with_eta(app, task_name)]
+
+
+def queued_with_eta(app: Celery, task_name: str) -> list[tuple[tuple[Any, ...], str | None]]:
+    """(arguments, ETA in ISO 8601 or None) of every ``task_name`` message waiting."""
     found = []
     with app.connection_for_read() as connection:
         queue = connection.SimpleQueue("celery", no_ack=True)
@@ -101,7 +108,7 @@ def queued(app: Celery, task_name: str) -> list[tuple[Any, ...]]:
                 except queue.Empty:
                     break
                 if message.headers.get("task") == task_name:
-                    found.append(tuple(message.payload[0]))
+                    found.append((tuple(message.payload[0]), message.headers.get("eta")))
         finally:
             queue.close()
     return found

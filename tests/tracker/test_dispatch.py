@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.factories import SourceFactory
-from tests.tracker.conftest import queued
+from tests.tracker.conftest import queued, queued_with_eta
 from tracker import services
 from tracker.models import Source
 
@@ -87,6 +87,31 @@ def test_it_interleaves_hosts_so_one_host_does_not_hold_up_the_queue() -> None:
     assert sorted(dispatched) == sorted(source.pk for source in created)
 
 
+def test_it_spaces_each_hosts_sources_by_the_politeness_interval(
+    celery_app: Celery, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 20.0
+    now = timezone.now()
+    busy_host = [SourceFactory.create(url=f"https://a.example/{n}") for n in range(5)]
+    other_host = SourceFactory.create(url="https://b.example/1")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatched = services.sources_dispatch_due(now=now)
+
+    def countdown(eta: str | None) -> float:
+        if eta is None:
+            return 0.0
+        return round((datetime.fromisoformat(eta) - now).total_seconds() / 10) * 10
+
+    countdowns = {args[0]: countdown(eta) for args, eta in queued_with_eta(celery_app, REFRESH)}
+    # Places 0, 20, 40 and 60 s fit the 60 s horizon; the fifth waits for a later tick.
+    assert [countdowns.get(s.pk) for s in busy_host] == [0, 20, 40, 60, None]
+    assert countdowns[other_host.pk] == 0
+    assert busy_host[4].pk not in dispatched
+    busy_host[4].refresh_from_db()
+    assert busy_host[4].next_check_at == now + timedelta(seconds=services.HOST_WAIT_MAX)
+
+
 def test_the_conditional_claim_leaves_out_what_another_dispatcher_took() -> None:
     """The SQLite claim: a dispatcher holding stale candidates claims only what is still due."""
     now = timezone.now()
@@ -101,8 +126,11 @@ def test_the_conditional_claim_leaves_out_what_another_dispatcher_took() -> None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_dispatchers_at_once_never_take_the_same_source(postgres_only: None) -> None:
+def test_two_dispatchers_at_once_never_take_the_same_source(
+    postgres_only: None, settings: Any
+) -> None:
     """Two beats (or ticks) on separate connections, started together, split the due sources."""
+    settings.TRACKER_HOST_MIN_INTERVAL = 0.0  # All on one host: no pacing, every source queued.
     created = sources(300, next_check_at=None)
     start = threading.Barrier(2)
     results: list[list[int]] = []

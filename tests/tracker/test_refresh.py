@@ -223,6 +223,21 @@ def test_it_records_the_deadline_when_a_server_drips(server: LoopbackServer, set
     assert between(source.next_check_at, timedelta(hours=1), timedelta(hours=1.1))
 
 
+def test_the_duration_counts_reading_robots_txt_too(server: LoopbackServer) -> None:
+    slow_robots = Reply(
+        body=lambda: iter([b"User-agent: *\n", b"Allow: /\n"]),
+        content_length=False,
+        chunk_delay=0.2,
+    )
+    server.route("/robots.txt", slow_robots)
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+
+    check = refresh(source_at(server, "/analysis"))
+
+    assert check.outcome == Outcome.OK
+    assert check.duration_ms >= 350
+
+
 def test_it_stops_a_gzip_bomb_at_the_cap_and_keeps_the_health(
     server: LoopbackServer, gzip_bomb: bytes
 ) -> None:

@@ -87,7 +87,7 @@ class Command(BaseCommand):
             sources_request_refresh(sources=Source.objects.filter(pk__in=batch))
             progress.update(len(batch))
         progress.close()
-        self.stdout.write(f"Queued {len(ids)} sources; the Celery workers check them.")
+        self.stdout.write(f"Queued {_sources(len(ids))}; the Celery workers check them.")
 
     def check_here(self, ids: list[int], progress: tqdm[Any]) -> None:
         """Check each source in turn, politely: a busy host's sources wait, others go first.
@@ -114,4 +114,8 @@ class Command(BaseCommand):
             progress.update(1)
         progress.close()
         summary = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
-        self.stdout.write(f"Checked {sum(outcomes.values())} sources: {summary}.")
+        self.stdout.write(f"Checked {_sources(sum(outcomes.values()))}: {summary}.")
+
+
+def _sources(count: int) -> str:
+    return f"{count} source" if count == 1 else f"{count} sources"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
@@ -20,6 +21,8 @@ class SourceAdmin(SimpleHistoryAdmin):
     list_filter = ["health", "kind", "is_primary"]
     search_fields = ["url", "title", "fetched_title", "publisher"]
     actions = ["check_now"]
+    # A URL typed without a scheme is taken as https, the web's default today.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = [*REFRESH_FIELDS, "recent_checks", "created_at", "updated_at"]
     fieldsets = [
         (

@@ -74,7 +74,7 @@ def test() -> None:
     install()
     env = base_env()
     # Tests run with production-like settings; the key only has to be non-empty and unshared.
-    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(32))
+    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     env.setdefault("DJANGO_DEBUG", "false")
     env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     sh(BIN / "ruff", "check", ".", env=env)

@@ -92,6 +92,8 @@ MiB = 1024 * 1024
 # the clock are checked often.
 READ_CHUNK_BYTES = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Connection pools (one per host) a session keeps; the least recently used goes first.
+HOST_POOLS = 256
 LOOPBACK_NETWORKS: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
@@ -395,8 +397,14 @@ class _GuardedAdapter(IPFilterAdapter):
         self.policy = policy
         super().__init__(is_https_proto=https, allow_loopback=bool(policy.networks))
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        # One pool per host. A worker checks pages of hundreds of hosts in turn, and requests'
+        # default of 10 pools would drop each host's pool, and its open connection, before
+        # the host comes round again.
+        connections = max(connections, HOST_POOLS)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": _WatchedHTTPPool,
             "https": _WatchedHTTPSPool,

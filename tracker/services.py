@@ -108,12 +108,31 @@ class HostBusy(Exception):
 
 def fetch_policy() -> FetchPolicy:
     """The fetcher's policy, from settings."""
+    ports = settings.TRACKER_FETCH_ALLOWED_PORTS
+    return _policy(
+        settings.TRACKER_USER_AGENT,
+        tuple(settings.TRACKER_FETCH_ALLOWED_NETWORKS),
+        frozenset(ports) if ports is not None else None,
+        settings.TRACKER_FETCH_DEADLINE,
+        settings.TRACKER_FETCH_MAX_BYTES,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _policy(
+    user_agent: str,
+    networks: tuple[str, ...],
+    ports: frozenset[int] | None,
+    deadline: float,
+    max_bytes: int,
+) -> FetchPolicy:
+    # Built once per configuration: parsing the networks on every check is wasted work.
     return FetchPolicy(
-        user_agent=settings.TRACKER_USER_AGENT,
-        allowed_networks=tuple(settings.TRACKER_FETCH_ALLOWED_NETWORKS),
-        allowed_ports=settings.TRACKER_FETCH_ALLOWED_PORTS,
-        deadline=settings.TRACKER_FETCH_DEADLINE,
-        max_bytes=settings.TRACKER_FETCH_MAX_BYTES,
+        user_agent=user_agent,
+        allowed_networks=networks,
+        allowed_ports=ports,
+        deadline=deadline,
+        max_bytes=max_bytes,
     )
 
 

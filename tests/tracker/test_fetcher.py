@@ -245,6 +245,24 @@ def test_it_keeps_the_connection_after_a_304(server: LoopbackServer, policy: Fet
     assert first.client_port == second.client_port
 
 
+def test_it_keeps_a_connection_per_host_across_many_hosts(policy: FetchPolicy) -> None:
+    """A worker goes round hundreds of hosts; each keeps its connection until it comes back."""
+    servers = [LoopbackServer(host=f"127.0.0.{n}").start() for n in range(2, 14)]
+    try:
+        for server in servers:
+            server.route("/a", Reply(body=b"ok"))
+        session = make_session(policy)
+        for _ in range(2):
+            for server in servers:
+                assert fetch(server.url("/a"), policy=policy, session=session).ok
+        ports = [{request.client_port for request in server.requests} for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+
+    assert all(len(used) == 1 for used in ports)
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [

@@ -63,7 +63,16 @@ class TrackerPagination(BasePagination):
 
     # -- paginating ---------------------------------------------------------------------------
 
-    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(
+        self,
+        queryset: Any,
+        request: Request,
+        view: Any = None,
+        *,
+        counted: QuerySet[Any] | None = None,
+    ) -> list[Any]:
+        """The page of ``queryset``. ``counted``, when given, holds the same rows without the
+        joins and annotations ``queryset`` adds for display, and is what ``count`` counts."""
         self.request = request
         self.page_size = _positive_int(
             request, self.page_size_query_param, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -71,11 +80,15 @@ class TrackerPagination(BasePagination):
         if self.cursor_query_param in request.query_params:
             self.mode = "cursor"
             return self._cursor_page(queryset, request)
-        return self._numbered_page(queryset, request)
+        return self._numbered_page(queryset, request, counted)
 
-    def _numbered_page(self, queryset: QuerySet[Any], request: Request) -> list[Any]:
+    def _numbered_page(
+        self, queryset: QuerySet[Any], request: Request, counted: QuerySet[Any] | None = None
+    ) -> list[Any]:
         number = _positive_int(request, self.page_query_param, 1)
         paginator = Paginator(queryset, self.page_size)
+        if counted is not None:
+            paginator.count = counted.count()
         try:
             page = paginator.page(number)
         except InvalidPage:
@@ -208,7 +221,14 @@ class TrackerPagination(BasePagination):
 class CheckHistoryPagination(TrackerPagination):
     """The check history of a source is only ever walked newest first, by cursor."""
 
-    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(
+        self,
+        queryset: Any,
+        request: Request,
+        view: Any = None,
+        *,
+        counted: QuerySet[Any] | None = None,
+    ) -> list[Any]:
         self.request = request
         self.page_size = _positive_int(
             request, self.page_size_query_param, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
@@ -372,7 +372,12 @@ class MeasureViewSet(ResourceViewSet):
 
     def list_response(self) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(api.measure_rows(queryset))
+        # Count the measures, not the rows with their parents joined: the same number, and the
+        # ORM builds a COUNT over a join at about twice the cost.
+        paginator = cast(TrackerPagination, self.paginator)
+        page = paginator.paginate_queryset(
+            api.measure_rows(queryset), self.request, view=self, counted=queryset
+        )
         as_of = self.filterset.form.cleaned_data.get("as_of") if self.filterset else None
         reader = api.MeasureReader(self.request, as_of=as_of)
         return self.get_paginated_response(reader.many(page or []))

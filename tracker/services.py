@@ -1,36 +1,38 @@
-"""Source refresh: which sources to check when, and checking one, end to end.
+"""Source refresh: which sources to check when, and checking them, end to end.
 
 Contract
 --------
 ``sources_dispatch_due(now=None, batch_size=None, max_sources=None) -> list[int]``
     Claims due sources (``next_check_at <= now``, or never scheduled) in batches, each in its
-    own transaction, and after each commit queues one ``tracker.tasks.refresh_source`` per
-    claimed id, hosts interleaved, each host's sources one politeness interval apart (as
-    countdowns, up to ``HOST_WAIT_MAX``; the rest of a busy host's sources are put back on the
-    schedule that far ahead). A claim moves ``next_check_at`` one lease ahead
-    (``TRACKER_REFRESH_LEASE``). Two dispatchers at
-    the same moment never claim the same source (``SELECT … FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL; on SQLite, which runs one writer at a time, a conditional ``UPDATE`` is the
-    claim), and the next tick does not claim it again while its task waits. A lost task costs
-    only the lease: the source is then due again. Returns the ids queued.
+    own transaction, and after each commit queues ``tracker.tasks.refresh_sources`` tasks of
+    up to ``TRACKER_REFRESH_BATCH`` sources, each task's sources on distinct hosts, and each
+    host's rounds one politeness interval apart (as countdowns, up to ``HOST_WAIT_MAX``; the
+    rest of a busy host's sources are put back on the schedule that far ahead). A claim moves
+    ``next_check_at`` one lease ahead (``TRACKER_REFRESH_LEASE``). Two dispatchers at the same
+    moment never claim the same source (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
+    SQLite, which runs one writer at a time, a conditional ``UPDATE`` is the claim), and the
+    next tick does not claim it again while its task waits. A lost task costs only the lease:
+    its sources are then due again. Returns the ids queued.
 
-``source_refresh(source_id=..., force=False, slot_reserved=False) -> SourceCheck | None``
-    Checks one source: per-source lock, per-host politeness, a conditional GET through
-    :func:`tracker.fetcher.fetch` with robots.txt honoured, metadata from the bytes, the rules
-    of :mod:`tracker.health`, then the ``SourceCheck`` row and the source's refresh fields in
-    one transaction. The source is written with an ``UPDATE`` of the refresh fields only, so a
-    curator editing its title at the same moment loses nothing, and a check leaves no audit
-    history entry; if the URL was edited during the fetch, the stale result is dropped.
+``sources_refresh(source_ids=..., force=False) -> RefreshReport``
+    Checks several sources at once, each as if alone: a per-source lock, per-host politeness,
+    a conditional GET through :func:`tracker.fetcher.fetch` with robots.txt honoured, metadata
+    from the bytes, the rules of :mod:`tracker.health`. The fetches run concurrently in a
+    thread pool (they mostly wait on the network); then every ``SourceCheck`` row and every
+    source's refresh fields are written in one transaction, a few statements for the whole
+    batch. Sources are written by ``UPDATE`` of the refresh fields only, so a curator
+    editing a title at the same moment loses nothing, and a check leaves no audit history
+    entry; a source whose URL was edited during the fetch keeps nothing of the stale result.
 
-    Returns the new check, or ``None`` when it did nothing: another worker holds the source,
-    it was deleted or edited meanwhile, it was already checked since this refresh was queued
-    (a re-delivered or duplicate task; ``force`` skips that test), or its host is busy for
-    longer than a task should wait in the broker (the source is then rescheduled for when the
-    host is free). Raises :class:`HostBusy` when the host is busy for a few seconds: call again
-    after ``wait_seconds``, passing ``slot_reserved=busy.reserved``.
+    The report lists the new checks and the sources not checked: *skipped* when another
+    worker holds one, it was deleted or edited meanwhile, or it was already checked since this
+    refresh was queued (a re-delivered or duplicate task; ``force`` skips that test); and
+    *deferred* when its host stays busy for longer than ``HOST_WAIT_IN_TASK`` (a shorter wait
+    is slept through), in which case it is back on the schedule for when the host is free.
+    ``source_refresh(source_id=..., force=False)`` is the same for one source.
 
 ``sources_request_refresh(sources=...) -> list[int]`` and ``source_request_refresh(source=...)``
-    "Check now": claim exactly as the dispatcher does, and queue after commit.
+    "Check now": claim and queue exactly as the dispatcher does.
 
 Shared state lives in Redis when ``REDIS_URL`` is set, else in Django's default cache (a
 database table, which every local process shares): the per-source lock, the per-host
@@ -41,11 +43,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -75,10 +80,13 @@ if TYPE_CHECKING:
 # A task told to come back later waits in the broker (and in a worker's memory) until then;
 # anything longer goes back to the schedule in the database instead.
 HOST_WAIT_MAX = 60.0
+# A fetch thread sleeps through a wait for its host up to this long; past it, the source goes
+# back to the schedule. Short, so a task's time stays well inside its soft time limit.
+HOST_WAIT_IN_TASK = 10.0
 # robots.txt may ask for any Crawl-delay; past a minute it would starve a host's other sources
 # (a day's checks of a few hundred pages), and one request a minute is polite by any measure.
 CRAWL_DELAY_MAX = 60.0
-# The fields source_refresh reads; the curator's fields are not loaded, so never written back.
+# The fields a refresh reads; the curator's fields are not loaded, so never written back.
 _STATE_FIELDS = (
     "url",
     "next_check_at",
@@ -89,18 +97,6 @@ _STATE_FIELDS = (
     "health",
     "consecutive_failures",
 )
-
-
-class HostBusy(Exception):
-    """The source's host may not be fetched for ``wait_seconds``; come back then.
-
-    ``reserved`` means a fetch slot at that time is already the caller's.
-    """
-
-    def __init__(self, wait_seconds: float, *, reserved: bool) -> None:
-        super().__init__(f"host busy for {wait_seconds:.3f} s")
-        self.wait_seconds = wait_seconds
-        self.reserved = reserved
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -189,35 +185,48 @@ def clear_local_caches() -> None:
         memo.clear()
 
 
+# Releases the given keys that still hold this batch's token: a lock that expired and was
+# taken by another worker meanwhile is not ours to delete.
+_RELEASE_SCRIPT = """
+for _, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[1] then
+        redis.call('DEL', key)
+    end
+end
+"""
+
+
 @contextlib.contextmanager
-def _source_lock(source_id: int) -> Iterator[bool]:
-    """Hold the source for the length of one refresh; yields False if another worker has it.
+def _source_locks(source_ids: Sequence[int]) -> Iterator[list[int]]:
+    """Hold sources for the length of one refresh; yields those no other worker holds.
 
-    The lock outlives the task's hard time limit, so a killed worker's lock expires on its own.
+    A lock outlives the task's hard time limit, so a killed worker's locks expire on their own.
+    With Redis, taking and releasing a batch's locks is one round trip each.
     """
-    name = f"tracker:refresh-lock:{source_id}"
+    names = {pk: f"tracker:refresh-lock:{pk}" for pk in dict.fromkeys(source_ids)}
     timeout = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 300) + 30
+    token = secrets.token_hex(16)
     client = _redis()
+    held: list[int] = []
     if client is not None:
-        from redis.exceptions import LockError
-
-        lock = client.lock(name, timeout=timeout, blocking=False)
-        acquired = bool(lock.acquire())
+        pipe = client.pipeline(transaction=False)
+        for name in names.values():
+            pipe.set(name, token, nx=True, ex=timeout)
+        held = [pk for pk, taken in zip(names, pipe.execute(), strict=True) if taken]
         try:
-            yield acquired
+            yield held
         finally:
-            if acquired:
-                with contextlib.suppress(LockError):  # Expired meanwhile: nothing to release.
-                    lock.release()
+            if held:
+                client.eval(_RELEASE_SCRIPT, len(held), *(names[pk] for pk in held), token)
         return
     cache = caches["default"]
-    token = secrets.token_hex(16)
-    acquired = cache.add(name, token, timeout=timeout)
+    held = [pk for pk, name in names.items() if cache.add(name, token, timeout=timeout)]
     try:
-        yield acquired
+        yield held
     finally:
-        if acquired and cache.get(name) == token:
-            cache.delete(name)
+        for pk in held:
+            if cache.get(names[pk]) == token:
+                cache.delete(names[pk])
 
 
 _local = threading.local()
@@ -248,33 +257,14 @@ def sources_dispatch_due(
     batch_size = batch_size or settings.TRACKER_DISPATCH_BATCH
     max_sources = max_sources or settings.TRACKER_DISPATCH_MAX_PER_TICK
     lease_until = now + _lease()
-    spacing: float = settings.TRACKER_HOST_MIN_INTERVAL
-    queued_per_host: Counter[str] = Counter()
+    rounds: Counter[str] = Counter()
     dispatched: list[int] = []
     while len(dispatched) < max_sources:
         with transaction.atomic():
             rows = _claim_due(now, lease_until, min(batch_size, max_sources - len(dispatched)))
             if not rows:
                 break
-            # Each source gets its host's next place, one politeness interval after the
-            # previous one, as its countdown: a host with many due pages is fetched at its
-            # polite pace instead of its tasks all arriving together to be sent back. Places
-            # beyond the horizon go back to the schedule for a later tick.
-            ready: list[tuple[int, float]] = []
-            later: list[int] = []
-            for pk, host in _round_robin(rows):
-                countdown = queued_per_host[host] * spacing
-                if countdown > HOST_WAIT_MAX:
-                    later.append(pk)
-                    continue
-                queued_per_host[host] += 1
-                ready.append((pk, countdown))
-            if later:
-                Source.objects.filter(pk__in=later).update(
-                    next_check_at=now + timedelta(seconds=HOST_WAIT_MAX)
-                )
-            transaction.on_commit(functools.partial(_enqueue, ready))
-        dispatched.extend(pk for pk, _ in ready)
+            dispatched.extend(_queue_claimed(rows, now, rounds))
     return dispatched
 
 
@@ -309,6 +299,38 @@ def claim_conditionally(
     return [row for row in candidates if row[0] in mine]
 
 
+def _queue_claimed(rows: list[tuple[int, str]], now: datetime, rounds: Counter[str]) -> list[int]:
+    """Queue claimed (id, url) rows after commit, as batches of distinct hosts; returns the ids.
+
+    Round ``r`` of a host (its ``r``-th source this tick, counted in ``rounds``) is queued with a
+    countdown of ``r`` politeness intervals, so a host with many due pages is fetched at its
+    polite pace instead of its pages all arriving together to wait. Each round is cut into
+    tasks of ``TRACKER_REFRESH_BATCH`` sources. Rounds beyond the horizon go back to the
+    schedule for a later tick. Call inside the claim's transaction.
+    """
+    spacing: float = settings.TRACKER_HOST_MIN_INTERVAL
+    by_round: dict[int, list[int]] = {}
+    later: list[int] = []
+    for pk, host in _round_robin(rows):
+        if rounds[host] * spacing > HOST_WAIT_MAX:
+            later.append(pk)
+            continue
+        by_round.setdefault(rounds[host], []).append(pk)
+        rounds[host] += 1
+    if later:
+        Source.objects.filter(pk__in=later).update(
+            next_check_at=now + timedelta(seconds=HOST_WAIT_MAX)
+        )
+    size: int = settings.TRACKER_REFRESH_BATCH
+    batches = [
+        (ids[start : start + size], number * spacing)
+        for number, ids in sorted(by_round.items())
+        for start in range(0, len(ids), size)
+    ]
+    transaction.on_commit(functools.partial(_enqueue, batches))
+    return [pk for ids, _ in batches for pk in ids]
+
+
 def interleave_hosts(rows: list[tuple[int, str]]) -> list[int]:
     """Ids in round-robin order of host: one per host, then the second of each, and so on."""
     return [pk for pk, _ in _round_robin(rows)]
@@ -325,12 +347,12 @@ def _round_robin(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return [(pk, host) for _, _, pk, host in sorted(keyed)]
 
 
-def _enqueue(items: list[tuple[int, float]]) -> None:
-    """Queue ``refresh_source`` for each (source id, countdown in seconds)."""
-    from tracker.tasks import refresh_source  # The tasks module imports this one.
+def _enqueue(batches: list[tuple[list[int], float]]) -> None:
+    """Queue ``refresh_sources`` for each (source ids, countdown in seconds)."""
+    from tracker.tasks import refresh_sources  # The tasks module imports this one.
 
-    for source_id, countdown in items:
-        refresh_source.apply_async((source_id,), countdown=countdown or None)
+    for ids, countdown in batches:
+        refresh_sources.apply_async((ids,), countdown=countdown or None)
 
 
 # --- check now --------------------------------------------------------------------------------
@@ -339,84 +361,219 @@ def _enqueue(items: list[tuple[int, float]]) -> None:
 def sources_request_refresh(*, sources: QuerySet[Source]) -> list[int]:
     """Claim ``sources`` and queue a refresh of each after commit; returns their ids.
 
-    The claim is the dispatcher's, so the next tick does not queue them a second time.
+    The claim and the batches are the dispatcher's, so the next tick does not queue them a
+    second time and a host's sources keep their polite spacing.
     """
+    now = timezone.now()
     with transaction.atomic():
         rows = list(sources.order_by("id").values_list("id", "url"))
-        Source.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-            next_check_at=timezone.now() + _lease()
-        )
-        ids = interleave_hosts(rows)
-        transaction.on_commit(functools.partial(_enqueue, [(pk, 0.0) for pk in ids]))
-    return ids
+        Source.objects.filter(pk__in=[pk for pk, _ in rows]).update(next_check_at=now + _lease())
+        return _queue_claimed(rows, now, Counter())
 
 
 def source_request_refresh(*, source: Source) -> None:
     sources_request_refresh(sources=Source.objects.filter(pk=source.pk))
 
 
-# --- refresh one source -----------------------------------------------------------------------
+# --- refresh sources --------------------------------------------------------------------------
 
 
-def source_refresh(
-    *, source_id: int, force: bool = False, slot_reserved: bool = False
-) -> SourceCheck | None:
-    """Check one source now; see the module docstring."""
-    with _source_lock(source_id) as locked:
-        if not locked:
-            return None
-        source = Source.objects.filter(pk=source_id).only(*_STATE_FIELDS).first()
-        if source is None:
-            return None
+@dataclass
+class RefreshReport:
+    """What :func:`sources_refresh` did with each source it was given."""
+
+    checks: list[SourceCheck] = field(default_factory=list)
+    # Source id -> seconds until its host is free; the source is back on the schedule.
+    deferred: dict[int, float] = field(default_factory=dict)
+    # Held by another worker, deleted, its URL edited, or checked since it was queued.
+    skipped: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    started: datetime
+    result: FetchResult
+    page: PageMetadata | None
+
+
+def sources_refresh(*, source_ids: Sequence[int], force: bool = False) -> RefreshReport:
+    """Check these sources now, concurrently; see the module docstring."""
+    report = RefreshReport()
+    with _source_locks(source_ids) as held:
+        found = Source.objects.filter(pk__in=held).only(*_STATE_FIELDS).in_bulk()
         now = timezone.now()
-        if not force and source.next_check_at is not None and source.next_check_at > now + _lease():
-            return None  # Checked since this refresh was queued.
+        sources = [
+            found[pk]
+            for pk in dict.fromkeys(source_ids)
+            if pk in found and (force or _not_checked_since_queued(found[pk], now))
+        ]
         policy = fetch_policy()
         robots = RobotsChecker(policy=policy, store=_robots_store())
-        # From here on the time counts as the check's: reading robots.txt (for its
-        # Crawl-delay) may be most of it.
-        clock = time.monotonic()
-        if not slot_reserved and not _take_turn(source, robots, now):
-            return None
-        started = timezone.now()
-        result = fetch(
-            source.url,
-            policy=policy,
-            etag=source.etag,
-            last_modified=source.last_modified,
-            session=_session(policy),
-            robots=robots,
-        )
-        result.duration_ms = max(result.duration_ms, int((time.monotonic() - clock) * 1000))
-        stored = Stored(
-            url=source.url,
-            content_hash=source.content_hash,
-            content_hash_version=source.content_hash_version,
-            health=source.health,
-            consecutive_failures=source.consecutive_failures,
-            gone_streak=_gone_streak(source_id) if result.status in GONE_STATUSES else 0,
-        )
-        judgement = judge(result, _page(result), stored, now=started, schedule=_schedule())
-        with transaction.atomic():
-            updated = Source.objects.filter(pk=source_id, url=source.url).update(**judgement.source)
-            if not updated:
-                return None  # Deleted, or its URL edited: this result is about another page.
-            return SourceCheck.objects.create(source_id=source_id, **judgement.check)
+        jobs = [functools.partial(_fetch_politely, source, policy, robots) for source in sources]
+        outcomes = _run_all(jobs)
+        fetched = [
+            (s, o) for s, o in zip(sources, outcomes, strict=True) if isinstance(o, _Fetched)
+        ]
+        report.deferred = {
+            s.pk: o for s, o in zip(sources, outcomes, strict=True) if isinstance(o, float)
+        }
+        _reschedule(report.deferred, now)
+        report.checks = _record(fetched)
+    done = {check.source_id for check in report.checks} | report.deferred.keys()
+    report.skipped = [pk for pk in source_ids if pk not in done]
+    return report
 
 
-def _take_turn(source: Source, robots: RobotsChecker, now: datetime) -> bool:
-    """Take this host's next fetch slot; False if the source was put back on the schedule."""
+def _not_checked_since_queued(source: Source, now: datetime) -> bool:
+    """False for a re-delivered or duplicate task: a check since the claim moved the date on."""
+    return source.next_check_at is None or source.next_check_at <= now + _lease()
+
+
+def source_refresh(*, source_id: int, force: bool = False) -> SourceCheck | None:
+    """Check one source now: :func:`sources_refresh` of one. ``None`` if it was not checked."""
+    checks = sources_refresh(source_ids=[source_id], force=force).checks
+    return checks[0] if checks else None
+
+
+def _fetch_politely(source: Source, policy: FetchPolicy, robots: RobotsChecker) -> _Fetched | float:
+    """Wait for the host's turn, fetch and extract; or the seconds the host stays busy.
+
+    Runs in a pool thread: it touches Redis and the network, never the database.
+    """
+    # From here on the time counts as the check's: reading robots.txt (for its Crawl-delay)
+    # may be most of it.
+    clock = time.monotonic()
+    busy = _wait_turn(source, robots)
+    if busy:
+        return busy
+    started = timezone.now()
+    result = fetch(
+        source.url,
+        policy=policy,
+        etag=source.etag,
+        last_modified=source.last_modified,
+        session=_session(policy),
+        robots=robots,
+    )
+    result.duration_ms = max(result.duration_ms, int((time.monotonic() - clock) * 1000))
+    return _Fetched(started, result, _page(result))
+
+
+def _wait_turn(source: Source, robots: RobotsChecker) -> float:
+    """Sleep until this host may be fetched and return 0, or return how long it stays busy.
+
+    Waits of up to ``HOST_WAIT_IN_TASK`` are slept through here: a sleeping thread costs
+    nothing, and the dispatcher's countdowns keep them short.
+    """
     interval = settings.TRACKER_HOST_MIN_INTERVAL
     crawl_delay = robots.crawl_delay(source.url)
     if crawl_delay:
         interval = max(interval, min(crawl_delay, CRAWL_DELAY_MAX))
-    turn = _politeness().reserve(source.host, interval, within=HOST_WAIT_MAX)
-    if turn.wait <= 0:
-        return True
-    if turn.wait <= HOST_WAIT_MAX:
-        raise HostBusy(turn.wait, reserved=turn.reserved)
-    Source.objects.filter(pk=source.pk).update(next_check_at=now + timedelta(seconds=turn.wait))
-    return False
+    politeness = _politeness()
+    give_up = time.monotonic() + HOST_WAIT_IN_TASK
+    while True:
+        within = max(0.0, give_up - time.monotonic())
+        turn = politeness.reserve(source.host, interval, within=within)
+        if turn.reserved:
+            time.sleep(turn.wait)
+            return 0.0
+        if turn.wait > within:
+            return turn.wait
+        # Not reserved (a cache cannot reserve ahead): come back when the host frees up.
+        time.sleep(turn.wait)
+
+
+def _run_all(jobs: Sequence[Callable[[], _Fetched | float]]) -> list[_Fetched | float]:
+    """Run ``jobs`` concurrently in this process's thread pool; results in order.
+
+    Without Redis, politeness and robots.txt live in the database cache, which a pool
+    thread would reach through a database connection of its own; there the jobs run one
+    after another in the calling thread instead.
+    """
+    if len(jobs) < 2 or not settings.REDIS_URL:
+        return [job() for job in jobs]
+    return [future.result() for future in [_thread_pool().submit(job) for job in jobs]]
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    """This process's fetch threads, started on first use (after a worker forks, not before)."""
+    pid = os.getpid()
+    pool = _pools.get(pid)
+    if pool is None:
+        _pools.clear()  # A parent's pool: its threads did not survive the fork.
+        pool = _pools[pid] = ThreadPoolExecutor(
+            max_workers=settings.TRACKER_REFRESH_BATCH, thread_name_prefix="refresh"
+        )
+    return pool
+
+
+def _reschedule(busy: dict[int, float], now: datetime) -> None:
+    """Put sources whose host stays busy back on the schedule for when it frees up."""
+    if busy:
+        Source.objects.bulk_update(
+            [
+                Source(pk=pk, next_check_at=now + timedelta(seconds=wait))
+                for pk, wait in busy.items()
+            ],
+            ["next_check_at"],
+        )
+
+
+def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
+    """Judge each result and write the checks and the sources' refresh fields together.
+
+    The rows are locked first, and a source whose URL was edited during its fetch is left
+    alone: that result is about another page. Only refresh fields are written, so a
+    curator's concurrent edit of anything else stands, and no audit history entry is made.
+    """
+    if not fetched:
+        return []
+    schedule = _schedule()
+    judged = [
+        (
+            source,
+            judge(
+                done.result,
+                done.page,
+                Stored(
+                    url=source.url,
+                    content_hash=source.content_hash,
+                    content_hash_version=source.content_hash_version,
+                    health=source.health,
+                    consecutive_failures=source.consecutive_failures,
+                    gone_streak=(
+                        _gone_streak(source.pk) if done.result.status in GONE_STATUSES else 0
+                    ),
+                ),
+                now=done.started,
+                schedule=schedule,
+            ),
+        )
+        for source, done in fetched
+    ]
+    with transaction.atomic():
+        current = dict(
+            Source.objects.select_for_update()
+            .filter(pk__in=[source.pk for source, _ in judged])
+            .order_by("pk")  # Rows locked in one order by everyone: no deadlock.
+            .values_list("id", "url")
+        )
+        kept = [(source, j) for source, j in judged if current.get(source.pk) == source.url]
+        # Results differ in which fields they set (a 304 leaves the page's metadata alone), and
+        # one UPDATE writes one set of fields.
+        by_fields: dict[tuple[str, ...], list[Source]] = {}
+        for source, j in kept:
+            by_fields.setdefault(tuple(sorted(j.source)), []).append(
+                Source(pk=source.pk, **j.source)
+            )
+        for fields, rows in by_fields.items():
+            Source.objects.bulk_update(rows, fields)
+        return SourceCheck.objects.bulk_create(
+            [SourceCheck(source_id=source.pk, **j.check) for source, j in kept]
+        )
 
 
 def _page(result: FetchResult) -> PageMetadata | None:

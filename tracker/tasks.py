@@ -1,19 +1,10 @@
-"""Celery tasks of the tracker: an id in, one service call, the retry policy. Nothing else."""
+"""Celery tasks of the tracker: ids in, one service call. Nothing else."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from celery import Task, shared_task
+from celery import shared_task
 
 from tracker import services
-
-logger = logging.getLogger(__name__)
-
-# A reserved slot is waited for once; unreserved waits (the cache fallback cannot reserve
-# ahead) may take a few tries. Past that, the claim's lease brings the source back.
-HOST_BUSY_RETRIES = 30
 
 
 @shared_task(name="tracker.tasks.dispatch_due_sources", ignore_result=True)
@@ -23,26 +14,16 @@ def dispatch_due_sources() -> int:
 
 
 @shared_task(
-    bind=True,
-    name="tracker.tasks.refresh_source",
+    name="tracker.tasks.refresh_sources",
     ignore_result=True,
     # Acknowledged only when done, and redelivered if the worker dies mid-check: the service
-    # is safe to run twice (lock, re-delivery check, one transaction per check).
+    # is safe to run twice (per-source locks, re-delivery check, one transaction per batch).
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=HOST_BUSY_RETRIES,
 )
-def refresh_source(
-    self: Task[Any, Any], source_id: int, force: bool = False, slot_reserved: bool = False
-) -> None:
-    try:
-        services.source_refresh(source_id=source_id, force=force, slot_reserved=slot_reserved)
-    except services.HostBusy as busy:
-        if self.request.retries >= HOST_BUSY_RETRIES:
-            logger.info("source %s: host still busy; left to the next dispatch", source_id)
-            return
-        # Never sleep here: a sleeping task holds a pool slot that other hosts could use.
-        raise self.retry(
-            countdown=busy.wait_seconds,
-            kwargs={"source_id": source_id, "force": force, "slot_reserved": busy.reserved},
-        ) from None
+def refresh_sources(source_ids: list[int], force: bool = False) -> int:
+    """Check a batch of sources (on distinct hosts, as the dispatcher queues them).
+
+    A source whose host stays busy is back on the schedule; the next dispatch brings it.
+    """
+    return len(services.sources_refresh(source_ids=source_ids, force=force).checks)

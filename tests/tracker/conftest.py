@@ -91,6 +91,14 @@ def celery_app(settings: Any) -> Iterator[Celery]:
         yield app
 
 
+REFRESH = "tracker.tasks.refresh_sources"
+
+
+def queued_sources(app: Celery) -> list[int]:
+    """The source ids of every refresh task waiting in ``app``'s default queue."""
+    return [pk for (ids, *_) in queued(app, REFRESH) for pk in ids]
+
+
 def queued(app: Celery, task_name: str) -> list[tuple[Any, ...]]:
     """The arguments of every ``task_name`` message waiting in ``app``'s default queue."""
     return [args for args, _ in queued_with_eta(app, task_name)]

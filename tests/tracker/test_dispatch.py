@@ -12,11 +12,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.factories import SourceFactory
-from tests.tracker.conftest import queued, queued_with_eta
+from tests.tracker.conftest import REFRESH, queued_sources, queued_with_eta
 from tracker import services
 from tracker.models import Source
 
-REFRESH = "tracker.tasks.refresh_source"
 LEASE = timedelta(seconds=600)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_app")]
@@ -38,7 +37,7 @@ def test_it_dispatches_due_and_new_sources_only(
         dispatched = services.sources_dispatch_due(now=now)
 
     assert sorted(dispatched) == sorted(source.pk for source in [*due, *new])
-    assert sorted(queued(celery_app, REFRESH)) == sorted((pk,) for pk in dispatched)
+    assert sorted(queued_sources(celery_app)) == sorted(dispatched)
     claimed = Source.objects.filter(pk__in=dispatched).values_list("next_check_at", flat=True)
     assert set(claimed) == {now + LEASE}
 
@@ -103,13 +102,41 @@ def test_it_spaces_each_hosts_sources_by_the_politeness_interval(
             return 0.0
         return round((datetime.fromisoformat(eta) - now).total_seconds() / 10) * 10
 
-    countdowns = {args[0]: countdown(eta) for args, eta in queued_with_eta(celery_app, REFRESH)}
+    countdowns = {
+        pk: countdown(eta) for (ids, *_), eta in queued_with_eta(celery_app, REFRESH) for pk in ids
+    }
     # Places 0, 20, 40 and 60 s fit the 60 s horizon; the fifth waits for a later tick.
     assert [countdowns.get(s.pk) for s in busy_host] == [0, 20, 40, 60, None]
     assert countdowns[other_host.pk] == 0
     assert busy_host[4].pk not in dispatched
     busy_host[4].refresh_from_db()
     assert busy_host[4].next_check_at == now + timedelta(seconds=services.HOST_WAIT_MAX)
+
+
+def test_each_task_checks_a_batch_of_distinct_hosts(
+    celery_app: Celery, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.TRACKER_REFRESH_BATCH = 3
+    settings.TRACKER_HOST_MIN_INTERVAL = 1.0
+    urls = [f"https://{host}.example/{n}" for host in "abcde" for n in range(2)]
+    created = [SourceFactory.create(url=url, next_check_at=None) for url in urls]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sources_dispatch_due()
+
+    batches = [
+        ([Source.objects.get(pk=pk).host[0] for pk in ids], eta is not None)
+        for (ids, *_), eta in queued_with_eta(celery_app, REFRESH)
+    ]
+    # Each host's first source in the first round, its second one interval later; each round
+    # cut into tasks of at most three sources.
+    assert batches == [
+        (["a", "b", "c"], False),
+        (["d", "e"], False),
+        (["a", "b", "c"], True),
+        (["d", "e"], True),
+    ]
+    assert sum(len(hosts) for hosts, _ in batches) == len(created)
 
 
 def test_the_conditional_claim_leaves_out_what_another_dispatcher_took() -> None:
@@ -172,7 +199,7 @@ def test_check_now_claims_and_queues_the_chosen_sources(
         )
 
     assert sorted(ids) == sorted(source.pk for source in chosen)
-    assert sorted(queued(celery_app, REFRESH)) == sorted((pk,) for pk in ids)
+    assert sorted(queued_sources(celery_app)) == sorted(ids)
     # Claimed like a dispatch: the next tick does not queue them again.
     assert not set(services.sources_dispatch_due()) & set(ids)
 
@@ -190,4 +217,4 @@ def test_nothing_is_queued_when_the_callers_transaction_rolls_back(
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
         request_then_fail()
 
-    assert queued(celery_app, REFRESH) == []
+    assert queued_sources(celery_app) == []

@@ -7,6 +7,8 @@ refresh fields.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -324,8 +326,8 @@ def test_it_leaves_a_source_to_the_worker_that_holds_it(server: LoopbackServer) 
     server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
     source = source_at(server, "/analysis")
 
-    with services._source_lock(source.pk) as held:
-        assert held
+    with services._source_locks([source.pk]) as held:
+        assert held == [source.pk]
         assert services.source_refresh(source_id=source.pk, force=True) is None
 
     assert server.requests == []
@@ -390,46 +392,50 @@ def shared_state(request: pytest.FixtureRequest, settings: Any) -> str:
     return str(request.param)
 
 
-def test_it_sends_a_second_fetch_to_one_host_back_to_wait(
+def test_it_sleeps_through_a_short_wait_for_the_host(
+    server: LoopbackServer, settings: Any, shared_state: str
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 1.0
+    server.route("/a", Reply(body=ARTICLE, headers=HTML))
+    server.route("/b", Reply(body=ARTICLE, headers=HTML))
+    first, second = source_at(server, "/a"), source_at(server, "/b")
+    refresh(first)
+    started = time.monotonic()
+
+    check = refresh(second)
+
+    assert check.outcome == Outcome.OK
+    assert time.monotonic() - started >= 0.9
+    assert server.paths() == ["/robots.txt", "/a", "/b"]
+
+
+def test_it_defers_a_source_whose_host_stays_busy(
     server: LoopbackServer, settings: Any, shared_state: str
 ) -> None:
     settings.TRACKER_HOST_MIN_INTERVAL = 30.0
     server.route("/a", Reply(body=ARTICLE, headers=HTML))
-    server.route("/b", Reply(body=ARTICLE, headers=HTML))
     first, second = source_at(server, "/a"), source_at(server, "/b")
     refresh(first)
 
-    with pytest.raises(services.HostBusy) as busy:
-        services.source_refresh(source_id=second.pk, force=True)
+    report = services.sources_refresh(source_ids=[second.pk], force=True)
 
-    assert 25 < busy.value.wait_seconds <= 30
-    # Redis reserves the slot for the caller; the cache can only say when the host frees up.
-    assert busy.value.reserved is (shared_state == "redis")
+    assert (report.checks, report.skipped, list(report.deferred)) == ([], [], [second.pk])
+    assert 25 < report.deferred[second.pk] <= 30
+    second.refresh_from_db()
+    assert between(second.next_check_at, timedelta(seconds=25), timedelta(seconds=30))
     assert server.paths() == ["/robots.txt", "/a"]
     assert not SourceCheck.objects.filter(source=second).exists()
 
 
-def test_it_fetches_in_the_slot_it_was_given(server: LoopbackServer, settings: Any) -> None:
-    settings.TRACKER_HOST_MIN_INTERVAL = 30.0
-    server.route("/b", Reply(body=ARTICLE, headers=HTML))
-    source = source_at(server, "/b")
-
-    check = services.source_refresh(source_id=source.pk, force=True, slot_reserved=True)
-
-    assert check is not None
-    assert check.outcome == Outcome.OK
-
-
 def test_it_spaces_fetches_by_robots_crawl_delay(server: LoopbackServer, shared_state: str) -> None:
-    server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 5\n"))
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 20\n"))
     server.route("/a", Reply(body=ARTICLE, headers=HTML))
     first, second = source_at(server, "/a"), source_at(server, "/b")
     refresh(first)
 
-    with pytest.raises(services.HostBusy) as busy:
-        services.source_refresh(source_id=second.pk, force=True)
+    report = services.sources_refresh(source_ids=[second.pk], force=True)
 
-    assert 3 < busy.value.wait_seconds <= 5
+    assert 18 < report.deferred[second.pk] <= 20
 
 
 def test_it_puts_a_source_back_on_the_schedule_when_its_host_is_busy_for_long(
@@ -445,3 +451,110 @@ def test_it_puts_a_source_back_on_the_schedule_when_its_host_is_busy_for_long(
     second.refresh_from_db()
     assert between(second.next_check_at, timedelta(seconds=290), timedelta(seconds=300))
     assert second.health == Health.UNCHECKED
+
+
+# --- a batch ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_redis(settings: Any, redis_url: str, redis_client: Any) -> None:
+    """Shared state in Redis, as deployed: a batch's fetches then run in threads."""
+    settings.REDIS_URL = redis_url
+
+
+@pytest.mark.redis
+def test_a_batch_fetches_its_sources_concurrently(server: LoopbackServer, with_redis: None) -> None:
+    """Each page answers only once three requests are in flight together."""
+    together = threading.Barrier(3, timeout=5)
+
+    def after_the_others(request: RecordedRequest) -> Reply:
+        together.wait()
+        return Reply(body=ARTICLE, headers=HTML)
+
+    for path in ("/a", "/b", "/c"):
+        server.route(path, after_the_others)
+    sources = [source_at(server, path) for path in ("/a", "/b", "/c")]
+
+    report = services.sources_refresh(source_ids=[s.pk for s in sources], force=True)
+
+    assert sorted(check.source_id for check in report.checks) == sorted(s.pk for s in sources)
+    assert {check.outcome for check in report.checks} == {Outcome.OK}
+    assert not together.broken
+
+
+@pytest.mark.redis
+def test_a_batch_writes_each_outcome_to_its_own_source(
+    server: LoopbackServer, with_redis: None
+) -> None:
+    server.route("/fresh", Reply(body=ARTICLE, headers={**HTML, "ETag": '"f1"'}))
+    server.route("/same", with_etag(ARTICLE, '"s1"'))
+    server.route("/down", Reply(status=503))
+    fresh, gone, down = (
+        source_at(server, "/fresh"),
+        source_at(server, "/gone"),
+        source_at(server, "/down"),
+    )
+    same = source_at(server, "/same", etag='"s1"', content_hash="c" * 64, health=Health.OK)
+
+    report = services.sources_refresh(source_ids=[fresh.pk, same.pk, gone.pk, down.pk], force=True)
+
+    outcomes = {check.source_id: check.outcome for check in report.checks}
+    assert outcomes == {
+        fresh.pk: Outcome.OK,
+        same.pk: Outcome.NOT_MODIFIED,
+        gone.pk: Outcome.GONE,
+        down.pk: Outcome.HTTP_ERROR,
+    }
+    for source in (fresh, same, gone, down):
+        source.refresh_from_db()
+    assert (fresh.health, fresh.etag, fresh.fetched_title != "") == (Health.OK, '"f1"', True)
+    assert (same.health, same.content_hash, same.fetched_title) == (Health.OK, "c" * 64, "")
+    assert (gone.health, gone.http_status, gone.consecutive_failures) == (
+        Health.UNREACHABLE,
+        404,
+        1,
+    )
+    assert (down.health, down.http_status, down.last_error) == (
+        Health.UNREACHABLE,
+        503,
+        "HTTP 503",
+    )
+
+
+@pytest.mark.redis
+def test_a_batch_skips_only_the_sources_it_cannot_have(
+    server: LoopbackServer, with_redis: None
+) -> None:
+    for path in ("/a", "/b", "/c"):
+        server.route(path, Reply(body=ARTICLE, headers=HTML))
+    free, held, checked = (source_at(server, path) for path in ("/a", "/b", "/c"))
+    Source.objects.filter(pk=checked.pk).update(next_check_at=timezone.now() + DAY)
+
+    with services._source_locks([held.pk]):
+        report = services.sources_refresh(source_ids=[free.pk, held.pk, checked.pk, 0])
+
+    assert [check.source_id for check in report.checks] == [free.pk]
+    assert report.skipped == [held.pk, checked.pk, 0]
+    assert server.paths() == ["/robots.txt", "/a"]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("size", [2, 6])
+def test_a_batch_writes_in_the_same_number_of_queries_whatever_its_size(
+    server: LoopbackServer,
+    with_redis: None,
+    size: int,
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    """Read the sources; then, in a transaction (a savepoint inside the test's), lock them,
+    write one UPDATE per set of fields (here two: new pages and 304s) and one INSERT."""
+    server.route("/same", with_etag(ARTICLE, '"s1"'))
+    for n in range(size):
+        server.route(f"/new{n}", Reply(body=ARTICLE, headers=HTML))
+    ids = [source_at(server, f"/new{n}").pk for n in range(size)]
+    ids += [source_at(server, f"/same?{n}", etag='"s1"').pk for n in range(size)]
+
+    with django_assert_num_queries(7):
+        report = services.sources_refresh(source_ids=ids, force=True)
+
+    assert len(report.checks) == 2 * size

@@ -18,11 +18,10 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.factories import SourceFactory
-from tests.tracker.conftest import queued
+from tests.tracker.conftest import queued_sources
 from tests.tracker.httpserver import LoopbackServer, Reply
 from tracker.models import Source, SourceCheck
 
-REFRESH = "tracker.tasks.refresh_source"
 ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 LATER = timedelta(days=1)
@@ -48,7 +47,7 @@ def test_the_admin_action_queues_the_selected_sources(
         )
 
     assert "Queued 2 sources for a check" in response.content.decode()
-    assert sorted(queued(celery_app, REFRESH)) == sorted((s.pk,) for s in chosen)
+    assert sorted(queued_sources(celery_app)) == sorted(s.pk for s in chosen)
 
 
 def test_the_admin_action_needs_the_change_permission(client: Client) -> None:
@@ -82,7 +81,7 @@ def test_the_command_queues_the_due_sources_by_default(
         output = run()
 
     assert output == "Queued 2 sources; the Celery workers check them.\n"
-    assert sorted(queued(celery_app, REFRESH)) == sorted((s.pk,) for s in due)
+    assert sorted(queued_sources(celery_app)) == sorted(s.pk for s in due)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +113,7 @@ def test_the_command_selects_by_health_and_host(
     with django_capture_on_commit_callbacks(execute=True):
         run(*args)
 
-    assert {names.get(pk, "other") for (pk,) in queued(celery_app, REFRESH)} == expected
+    assert {names.get(pk, "other") for pk in queued_sources(celery_app)} == expected
 
 
 def test_the_command_refuses_all_with_a_filter() -> None:
@@ -135,7 +134,7 @@ def test_the_command_checks_here_with_sync(
 
     assert output == "Checked 3 sources: gone 1, ok 2.\n"
     assert SourceCheck.objects.count() == 3
-    assert queued(celery_app, REFRESH) == []  # Checked here: nothing for the workers.
+    assert queued_sources(celery_app) == []  # Checked here: nothing for the workers.
 
 
 # --- the API ------------------------------------------------------------------------------------
@@ -165,7 +164,7 @@ def test_a_curator_asks_the_api_for_a_check_now(
         "status": "queued",
         "checks": f"http://testserver/api/v1/sources/{source.pk}/checks/",
     }
-    assert queued(celery_app, REFRESH) == [(source.pk,)]
+    assert queued_sources(celery_app) == [source.pk]
 
 
 @pytest.mark.parametrize(("group", "status"), [(None, 403), ("anonymous", 401)])
@@ -178,7 +177,7 @@ def test_the_api_refuses_a_check_now_without_the_change_permission(
     response = client.post(f"/api/v1/sources/{source.pk}/refresh/")
 
     assert response.status_code == status
-    assert queued(celery_app, REFRESH) == []
+    assert queued_sources(celery_app) == []
 
 
 def test_the_api_answers_404_for_a_check_of_no_source() -> None:

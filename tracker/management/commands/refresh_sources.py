@@ -9,17 +9,13 @@ from collections import Counter, deque
 from functools import reduce
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 from tqdm import tqdm
 
 from tracker.models import Source
-from tracker.services import (
-    HostBusy,
-    interleave_hosts,
-    source_refresh,
-    sources_request_refresh,
-)
+from tracker.services import interleave_hosts, sources_refresh, sources_request_refresh
 
 QUEUE_BATCH = 500
 
@@ -90,31 +86,34 @@ class Command(BaseCommand):
         self.stdout.write(f"Queued {_sources(len(ids))}; the Celery workers check them.")
 
     def check_here(self, ids: list[int], progress: tqdm[Any]) -> None:
-        """Check each source in turn, politely: a busy host's sources wait, others go first.
+        """Check the sources here, a batch at a time, politely.
 
-        Waiting is fine in a command, unlike in a worker; it happens only when every remaining
-        source is on a host that was just fetched.
+        Batches follow the hosts' round-robin order, so a batch rarely holds one host twice. A
+        source whose host stays busy is tried again once the host is free: waiting is fine in a
+        command, unlike in a worker.
         """
-        pending = deque((source_id, False) for source_id in ids)
-        waiting: list[tuple[float, int, bool]] = []  # (monotonic time ready, id, slot reserved)
+        size: int = settings.TRACKER_REFRESH_BATCH
+        pending = deque(ids)
+        waiting: list[tuple[float, int]] = []  # (monotonic time the host is free, source id)
         outcomes: Counter[str] = Counter()
         while pending or waiting:
-            if waiting and (not pending or waiting[0][0] <= time.monotonic()):
-                ready_at, source_id, reserved = heapq.heappop(waiting)
-                time.sleep(max(0.0, ready_at - time.monotonic()))
-            else:
-                source_id, reserved = pending.popleft()
-            try:
-                check = source_refresh(source_id=source_id, force=True, slot_reserved=reserved)
-            except HostBusy as busy:
-                ready_at = time.monotonic() + busy.wait_seconds
-                heapq.heappush(waiting, (ready_at, source_id, busy.reserved))
+            while waiting and waiting[0][0] <= time.monotonic():
+                pending.append(heapq.heappop(waiting)[1])
+            if not pending:
+                time.sleep(max(0.0, waiting[0][0] - time.monotonic()))
                 continue
-            outcomes[check.outcome if check else "skipped (busy elsewhere or rescheduled)"] += 1
-            progress.update(1)
+            batch = [pending.popleft() for _ in range(min(size, len(pending)))]
+            report = sources_refresh(source_ids=batch, force=True)
+            outcomes.update(check.outcome for check in report.checks)
+            outcomes["skipped (busy elsewhere, deleted or edited)"] += len(report.skipped)
+            for source_id, wait in report.deferred.items():
+                heapq.heappush(waiting, (time.monotonic() + wait, source_id))
+            progress.update(len(report.checks) + len(report.skipped))
         progress.close()
-        summary = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
-        self.stdout.write(f"Checked {_sources(sum(outcomes.values()))}: {summary}.")
+        summary = ", ".join(
+            f"{outcome} {count}" for outcome, count in sorted(outcomes.items()) if count
+        )
+        self.stdout.write(f"Checked {_sources(outcomes.total())}: {summary}.")
 
 
 def _sources(count: int) -> str:

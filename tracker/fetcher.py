@@ -43,9 +43,12 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import heapq
 import http.client
 import ipaddress
+import itertools
 import math
+import os
 import socket
 import threading
 import time
@@ -304,16 +307,18 @@ class _Watchdog:
 
     def __init__(self, seconds: float) -> None:
         self.fired = False
+        self.cancelled = False
+        self.seconds = seconds
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
 
     def start(self) -> None:
-        self._timer.start()
+        _deadlines.add(time.monotonic() + self.seconds, self)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.cancelled = True
+            self._sockets.clear()
 
     def enlist(self, sock: socket.socket) -> None:
         with self._lock:
@@ -322,8 +327,10 @@ class _Watchdog:
             if self.fired:
                 self._shut(sock)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
+            if self.cancelled:
+                return
             self.fired = True
             for sock in self._sockets:
                 self._shut(sock)
@@ -337,6 +344,52 @@ class _Watchdog:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class _Deadlines:
+    """One thread per process that fires every fetch's watchdog when its deadline passes.
+
+    A timer thread per fetch would cost a thread start per fetch; here a fetch costs a heap
+    push. Cancelled watchdogs stay in the heap until their deadline and are then skipped.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        # A forked child inherits neither the thread nor, safely, the lock: start afresh.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._condition = threading.Condition()
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, watchdog: _Watchdog) -> None:
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            earliest = self._heap[0][0] if self._heap else math.inf
+            heapq.heappush(self._heap, (when, next(self._order), watchdog))
+            if when < earliest:
+                self._condition.notify()
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                if not self._heap:
+                    self._condition.wait()
+                    continue
+                when, _, watchdog = self._heap[0]
+                delay = when - time.monotonic()
+                if delay > 0:
+                    self._condition.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                watchdog.fire()
+
+
+_deadlines = _Deadlines()
 _active_watchdog: ContextVar[_Watchdog | None] = ContextVar("_active_watchdog", default=None)
 
 
@@ -425,16 +478,26 @@ class _GuardedAdapter(IPFilterAdapter):
         return host_params, pool_kwargs
 
 
-def make_session(policy: FetchPolicy) -> requests.Session:
+def make_session(
+    policy: FetchPolicy, *, connections_of: requests.Session | None = None
+) -> requests.Session:
     """A session whose every connection goes through the guarded adapter.
 
     Pass it to several :func:`fetch` calls to reuse connections (robots.txt, then the page).
+    ``connections_of``, a session made here with the same policy, lends its adapters and so
+    its connection pools: sessions used by different threads (a session is not thread-safe,
+    urllib3's pools are) then share kept-alive connections while keeping their own cookies.
     """
     session = requests.Session()
     # Environment proxies and .netrc must not be able to reroute or authenticate fetches.
     session.trust_env = False
-    session.mount("http://", _GuardedAdapter(https=False, policy=policy))
-    session.mount("https://", _GuardedAdapter(https=True, policy=policy))
+    if connections_of is not None:
+        _require_guarded(connections_of, policy)
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, connections_of.get_adapter(prefix + "example.invalid/"))
+    else:
+        session.mount("http://", _GuardedAdapter(https=False, policy=policy))
+        session.mount("https://", _GuardedAdapter(https=True, policy=policy))
     session.headers.update(
         {
             "User-Agent": policy.user_agent,

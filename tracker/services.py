@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -233,14 +233,34 @@ _local = threading.local()
 
 
 def _session(policy: FetchPolicy) -> requests.Session:
-    """One session per thread and policy: connections to a host are reused between checks."""
+    """This thread's session; the process's threads share their connections to each host.
+
+    Any thread may fetch any host next, so per-thread connection pools would rarely hold a
+    kept-alive connection to it.
+    """
     if getattr(_local, "policy", None) != policy:
         if getattr(_local, "session", None) is not None:
             _local.session.close()
-        _local.session, _local.policy = make_session(policy), policy
+        _local.session = make_session(policy, connections_of=_shared_session(policy))
+        _local.policy = policy
     # Cookies one site set must not follow us to the next check, of it or of another site.
     _local.session.cookies.clear()
     return _local.session
+
+
+_shared_sessions: dict[tuple[int, FetchPolicy], requests.Session] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_session(policy: FetchPolicy) -> requests.Session:
+    """The session whose connection pools this process's threads share (made after a fork)."""
+    key = (os.getpid(), policy)
+    with _shared_lock:
+        if key not in _shared_sessions:
+            for stale in [k for k in _shared_sessions if k[0] != key[0]]:
+                del _shared_sessions[stale]  # A parent's, inherited through a fork.
+            _shared_sessions[key] = make_session(policy)
+        return _shared_sessions[key]
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -512,14 +532,34 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 def _reschedule(busy: dict[int, float], now: datetime) -> None:
     """Put sources whose host stays busy back on the schedule for when it frees up."""
-    if busy:
-        Source.objects.bulk_update(
-            [
-                Source(pk=pk, next_check_at=now + timedelta(seconds=wait))
-                for pk, wait in busy.items()
-            ],
-            ["next_check_at"],
+    _update_sources(
+        [(pk, {"next_check_at": now + timedelta(seconds=wait)}) for pk, wait in busy.items()]
+    )
+
+
+def _update_sources(rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Write each (id, {field: value}) with one parameterized ``UPDATE`` per set of fields.
+
+    Each set is sent once for all its rows (``executemany``): the ORM's ``bulk_update``
+    builds a ``CASE`` per field and row, which cost more than the fetches of a batch of
+    unchanged pages. Values go through each field's own conversion, as ``save()`` does.
+    """
+    meta = Source._meta
+    fields = {field.name: field for field in meta.concrete_fields}
+    quote = connection.ops.quote_name
+    groups: dict[tuple[str, ...], list[list[Any]]] = {}
+    for pk, values in rows:
+        names = tuple(sorted(values))
+        groups.setdefault(names, []).append(
+            [fields[name].get_db_prep_save(values[name], connection) for name in names] + [pk]
         )
+    table, key = quote(meta.db_table), quote(str(fields["id"].column))
+    with connection.cursor() as cursor:
+        for names, params in groups.items():
+            assignments = ", ".join(f"{quote(str(fields[name].column))} = %s" for name in names)
+            # Identifiers come from the model's own metadata, quoted; values are parameters.
+            sql = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608
+            cursor.executemany(sql, params)
 
 
 def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
@@ -562,15 +602,7 @@ def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
             .values_list("id", "url")
         )
         kept = [(source, j) for source, j in judged if current.get(source.pk) == source.url]
-        # Results differ in which fields they set (a 304 leaves the page's metadata alone), and
-        # one UPDATE writes one set of fields.
-        by_fields: dict[tuple[str, ...], list[Source]] = {}
-        for source, j in kept:
-            by_fields.setdefault(tuple(sorted(j.source)), []).append(
-                Source(pk=source.pk, **j.source)
-            )
-        for fields, rows in by_fields.items():
-            Source.objects.bulk_update(rows, fields)
+        _update_sources([(source.pk, j.source) for source, j in kept])
         return SourceCheck.objects.bulk_create(
             [SourceCheck(source_id=source.pk, **j.check) for source, j in kept]
         )

@@ -84,6 +84,11 @@ def options(argv: list[str]) -> argparse.Namespace:
     add("--instances", type=int, default=2, help="Celery worker instances (%(default)s)")
     add("--concurrency", type=int, default=16, help="processes per instance (%(default)s)")
     add(
+        "--batch",
+        type=int,
+        help="sources per refresh task, TRACKER_REFRESH_BATCH (default: the service's)",
+    )
+    add(
         "--host-interval",
         type=float,
         default=LINKCHECKER_MIN_INTERVAL,
@@ -514,6 +519,8 @@ def pipeline_env(
         TRACKER_DISPATCH_MAX_PER_TICK=str(max(args.sources, 1)),
         PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    if args.batch:
+        env["TRACKER_REFRESH_BATCH"] = str(args.batch)
     return env
 
 
@@ -683,6 +690,7 @@ def main() -> None:
             results["workers"] = {
                 "instances": args.instances,
                 "concurrency": args.concurrency,
+                "batch": args.batch,
                 **sampler.report(),
             }
         connections.close_all()

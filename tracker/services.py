@@ -27,8 +27,12 @@ Contract
     The report lists the new checks and the sources not checked: *skipped* when another
     worker holds one, it was deleted or edited meanwhile, or it was already checked since this
     refresh was queued (a re-delivered or duplicate task; ``force`` skips that test); and
-    *deferred* when its host stays busy for longer than ``HOST_WAIT_IN_TASK`` (a shorter wait
-    is slept through), in which case it is back on the schedule for when the host is free.
+    *reserved* when its host's next turn, now reserved for it, is more than
+    ``RESERVED_SLEEP_MAX`` away (``queue_reserved`` queues a task for that moment, which
+    fetches with ``slot_reserved=True`` without asking again); *deferred* when no turn could
+    be reserved within ``HOST_WAIT_MAX`` (or, on the database cache, which cannot reserve
+    ahead, the host stays busy past ``HOST_WAIT_IN_TASK``), in which case it is back on the
+    schedule for when the host is free. A shorter wait is slept through.
     ``source_refresh(source_id=..., force=False)`` is the same for one source.
 
 ``sources_request_refresh(sources=...) -> list[int]`` and ``source_request_refresh(source=...)``
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import secrets
 import threading
@@ -80,9 +85,14 @@ if TYPE_CHECKING:
 # A task told to come back later waits in the broker (and in a worker's memory) until then;
 # anything longer goes back to the schedule in the database instead.
 HOST_WAIT_MAX = 60.0
-# A fetch thread sleeps through a wait for its host up to this long; past it, the source goes
-# back to the schedule. Short, so a task's time stays well inside its soft time limit.
+# Where turns cannot be reserved ahead (the database cache), a fetch thread waits for its
+# host up to this long; past it, the source goes back to the schedule. Short, so a task's
+# time stays well inside its soft time limit.
 HOST_WAIT_IN_TASK = 10.0
+# A turn at a host reserved further ahead than this is left to a task queued for it.
+RESERVED_SLEEP_MAX = 0.25
+# Sources whose reserved turns fall within this many seconds of each other share a task.
+TURN_GRANULARITY = 0.05
 # robots.txt may ask for any Crawl-delay; past a minute it would starve a host's other sources
 # (a day's checks of a few hundred pages), and one request a minute is polite by any measure.
 CRAWL_DELAY_MAX = 60.0
@@ -367,12 +377,15 @@ def _round_robin(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return [(pk, host) for _, _, pk, host in sorted(keyed)]
 
 
-def _enqueue(batches: list[tuple[list[int], float]]) -> None:
+def _enqueue(
+    batches: list[tuple[list[int], float]], *, force: bool = False, slot_reserved: bool = False
+) -> None:
     """Queue ``refresh_sources`` for each (source ids, countdown in seconds)."""
     from tracker.tasks import refresh_sources  # The tasks module imports this one.
 
+    options = {"force": force, "slot_reserved": slot_reserved}
     for ids, countdown in batches:
-        refresh_sources.apply_async((ids,), countdown=countdown or None)
+        refresh_sources.apply_async((ids,), options, countdown=countdown or None)
 
 
 # --- check now --------------------------------------------------------------------------------
@@ -405,8 +418,17 @@ class RefreshReport:
     checks: list[SourceCheck] = field(default_factory=list)
     # Source id -> seconds until its host is free; the source is back on the schedule.
     deferred: dict[int, float] = field(default_factory=dict)
+    # Source id -> seconds until the host's turn that is now reserved for it: refresh it
+    # then, with ``slot_reserved=True`` (see queue_reserved).
+    reserved: dict[int, float] = field(default_factory=dict)
     # Held by another worker, deleted, its URL edited, or checked since it was queued.
     skipped: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Later:
+    wait: float
+    reserved: bool
 
 
 @dataclass(frozen=True)
@@ -416,7 +438,9 @@ class _Fetched:
     page: PageMetadata | None
 
 
-def sources_refresh(*, source_ids: Sequence[int], force: bool = False) -> RefreshReport:
+def sources_refresh(
+    *, source_ids: Sequence[int], force: bool = False, slot_reserved: bool = False
+) -> RefreshReport:
     """Check these sources now, concurrently; see the module docstring."""
     report = RefreshReport()
     with _source_locks(source_ids) as held:
@@ -429,17 +453,17 @@ def sources_refresh(*, source_ids: Sequence[int], force: bool = False) -> Refres
         ]
         policy = fetch_policy()
         robots = RobotsChecker(policy=policy, store=_robots_store())
-        jobs = [functools.partial(_fetch_politely, source, policy, robots) for source in sources]
-        outcomes = _run_all(jobs)
-        fetched = [
-            (s, o) for s, o in zip(sources, outcomes, strict=True) if isinstance(o, _Fetched)
+        jobs = [
+            functools.partial(_fetch_politely, source, policy, robots, slot_reserved)
+            for source in sources
         ]
-        report.deferred = {
-            s.pk: o for s, o in zip(sources, outcomes, strict=True) if isinstance(o, float)
-        }
+        outcomes = list(zip(sources, _run_all(jobs), strict=True))
+        later = {s.pk: o for s, o in outcomes if isinstance(o, _Later)}
+        report.reserved = {pk: o.wait for pk, o in later.items() if o.reserved}
+        report.deferred = {pk: o.wait for pk, o in later.items() if not o.reserved}
         _reschedule(report.deferred, now)
-        report.checks = _record(fetched)
-    done = {check.source_id for check in report.checks} | report.deferred.keys()
+        report.checks = _record([(s, o) for s, o in outcomes if isinstance(o, _Fetched)])
+    done = {check.source_id for check in report.checks} | later.keys()
     report.skipped = [pk for pk in source_ids if pk not in done]
     return report
 
@@ -455,17 +479,30 @@ def source_refresh(*, source_id: int, force: bool = False) -> SourceCheck | None
     return checks[0] if checks else None
 
 
-def _fetch_politely(source: Source, policy: FetchPolicy, robots: RobotsChecker) -> _Fetched | float:
-    """Wait for the host's turn, fetch and extract; or the seconds the host stays busy.
+def queue_reserved(reserved: dict[int, float], *, force: bool = False) -> None:
+    """Queue a refresh of each source in ``reserved`` for its host's reserved turn.
+
+    Sources whose turns fall in the same 50 ms share a task, which starts at the latest of
+    them: never before a turn, so never sooner than politeness allows.
+    """
+    by_turn: dict[float, list[int]] = {}
+    for pk, wait in reserved.items():
+        by_turn.setdefault(math.ceil(wait / TURN_GRANULARITY) * TURN_GRANULARITY, []).append(pk)
+    _enqueue(sorted((ids, turn) for turn, ids in by_turn.items()), force=force, slot_reserved=True)
+
+
+def _fetch_politely(
+    source: Source, policy: FetchPolicy, robots: RobotsChecker, slot_reserved: bool
+) -> _Fetched | _Later:
+    """Wait for the host's turn, fetch and extract; or say when the host's turn comes.
 
     Runs in a pool thread: it touches Redis and the network, never the database.
     """
     # From here on the time counts as the check's: reading robots.txt (for its Crawl-delay)
     # may be most of it.
     clock = time.monotonic()
-    busy = _wait_turn(source, robots)
-    if busy:
-        return busy
+    if not slot_reserved and (later := _wait_turn(source, robots)):
+        return later
     started = timezone.now()
     result = fetch(
         source.url,
@@ -479,11 +516,13 @@ def _fetch_politely(source: Source, policy: FetchPolicy, robots: RobotsChecker) 
     return _Fetched(started, result, _page(result))
 
 
-def _wait_turn(source: Source, robots: RobotsChecker) -> float:
-    """Sleep until this host may be fetched and return 0, or return how long it stays busy.
+def _wait_turn(source: Source, robots: RobotsChecker) -> _Later | None:
+    """Sleep until this host may be fetched and return None, or say when its turn comes.
 
-    Waits of up to ``HOST_WAIT_IN_TASK`` are slept through here: a sleeping thread costs
-    nothing, and the dispatcher's countdowns keep them short.
+    A turn reserved up to ``RESERVED_SLEEP_MAX`` ahead is slept through here; a later one is
+    handed back, for a task queued for that moment (while this batch sleeps, its worker
+    process takes no other task, so a long sleep would idle other hosts). A turn that cannot
+    be reserved ahead (the database cache) is waited for up to ``HOST_WAIT_IN_TASK``.
     """
     interval = settings.TRACKER_HOST_MIN_INTERVAL
     crawl_delay = robots.crawl_delay(source.url)
@@ -492,18 +531,19 @@ def _wait_turn(source: Source, robots: RobotsChecker) -> float:
     politeness = _politeness()
     give_up = time.monotonic() + HOST_WAIT_IN_TASK
     while True:
-        within = max(0.0, give_up - time.monotonic())
-        turn = politeness.reserve(source.host, interval, within=within)
+        turn = politeness.reserve(source.host, interval, within=HOST_WAIT_MAX)
+        if turn.reserved and turn.wait > RESERVED_SLEEP_MAX:
+            return _Later(turn.wait, reserved=True)
         if turn.reserved:
             time.sleep(turn.wait)
-            return 0.0
-        if turn.wait > within:
-            return turn.wait
+            return None
+        if turn.wait > give_up - time.monotonic():
+            return _Later(turn.wait, reserved=False)
         # Not reserved (a cache cannot reserve ahead): come back when the host frees up.
         time.sleep(turn.wait)
 
 
-def _run_all(jobs: Sequence[Callable[[], _Fetched | float]]) -> list[_Fetched | float]:
+def _run_all(jobs: Sequence[Callable[[], _Fetched | _Later]]) -> list[_Fetched | _Later]:
     """Run ``jobs`` concurrently in this process's thread pool; results in order.
 
     Without Redis, politeness and robots.txt live in the database cache, which a pool

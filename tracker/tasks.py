@@ -21,9 +21,14 @@ def dispatch_due_sources() -> int:
     acks_late=True,
     reject_on_worker_lost=True,
 )
-def refresh_sources(source_ids: list[int], force: bool = False) -> int:
+def refresh_sources(source_ids: list[int], force: bool = False, slot_reserved: bool = False) -> int:
     """Check a batch of sources (on distinct hosts, as the dispatcher queues them).
 
-    A source whose host stays busy is back on the schedule; the next dispatch brings it.
+    A source whose host's turn is reserved for later is queued again for that moment; one
+    whose host stays busy is back on the schedule, and the next dispatch brings it.
     """
-    return len(services.sources_refresh(source_ids=source_ids, force=force).checks)
+    report = services.sources_refresh(
+        source_ids=source_ids, force=force, slot_reserved=slot_reserved
+    )
+    services.queue_reserved(report.reserved, force=force)
+    return len(report.checks)

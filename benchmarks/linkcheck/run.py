@@ -81,8 +81,8 @@ def options(argv: list[str]) -> argparse.Namespace:
     add("--hosts", type=int, default=59, help="host names, 127.0.0.2 on (default %(default)s)")
     add("--huge", type=int, default=10, help="huge bodies among them (default %(default)s)")
     add("--delay", type=float, default=0.05, help="seconds before each answer (%(default)s)")
-    add("--instances", type=int, default=2, help="Celery worker instances (%(default)s)")
-    add("--concurrency", type=int, default=16, help="processes per instance (%(default)s)")
+    add("--instances", type=int, default=1, help="Celery worker instances (%(default)s)")
+    add("--concurrency", type=int, default=8, help="processes per instance (%(default)s)")
     add(
         "--batch",
         type=int,
@@ -375,7 +375,7 @@ def cycle(
         "seconds": round(seconds, 2),
         "urls_per_second": round(expected / seconds, 1),
         "checks": sum(outcomes.values()),  # more than the sources would mean duplicate work
-        # One per source, plus one per task sent back to wait for its host, plus beat's ticks.
+        # One per refresh task (a batch of sources), plus beat's ticks.
         "task_messages": messages,
         "outcomes": dict(outcomes),
         "bytes_read": body_bytes,

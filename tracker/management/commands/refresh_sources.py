@@ -89,25 +89,32 @@ class Command(BaseCommand):
         """Check the sources here, a batch at a time, politely.
 
         Batches follow the hosts' round-robin order, so a batch rarely holds one host twice. A
-        source whose host stays busy is tried again once the host is free: waiting is fine in a
-        command, unlike in a worker.
+        source whose host is busy is tried again at the turn reserved for it, or once the host
+        is free: waiting is fine in a command, unlike in a worker.
         """
         size: int = settings.TRACKER_REFRESH_BATCH
         pending = deque(ids)
-        waiting: list[tuple[float, int]] = []  # (monotonic time the host is free, source id)
+        # (monotonic time the host is free, source id, whether that turn is reserved for it)
+        waiting: list[tuple[float, int, bool]] = []
         outcomes: Counter[str] = Counter()
         while pending or waiting:
-            while waiting and waiting[0][0] <= time.monotonic():
-                pending.append(heapq.heappop(waiting)[1])
-            if not pending:
+            if waiting and (not pending or waiting[0][0] <= time.monotonic()):
                 time.sleep(max(0.0, waiting[0][0] - time.monotonic()))
-                continue
-            batch = [pending.popleft() for _ in range(min(size, len(pending)))]
-            report = sources_refresh(source_ids=batch, force=True)
+                ready_at, _, reserved = waiting[0]
+                batch = []
+                while waiting and waiting[0][0] <= ready_at and waiting[0][2] is reserved:
+                    batch.append(heapq.heappop(waiting)[1])
+            else:
+                reserved = False
+                batch = [pending.popleft() for _ in range(min(size, len(pending)))]
+            report = sources_refresh(source_ids=batch, force=True, slot_reserved=reserved)
             outcomes.update(check.outcome for check in report.checks)
             outcomes["skipped (busy elsewhere, deleted or edited)"] += len(report.skipped)
+            now = time.monotonic()
             for source_id, wait in report.deferred.items():
-                heapq.heappush(waiting, (time.monotonic() + wait, source_id))
+                heapq.heappush(waiting, (now + wait, source_id, False))
+            for source_id, wait in report.reserved.items():
+                heapq.heappush(waiting, (now + wait, source_id, True))
             progress.update(len(report.checks) + len(report.skipped))
         progress.close()
         summary = ", ".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,6 +244,50 @@ def test_it_keeps_the_connection_after_a_304(server: LoopbackServer, policy: Fet
     assert [result.not_modified for result in results] == [True, True]
     first, second = server.requests
     assert first.client_port == second.client_port
+
+
+def test_a_kept_connection_outlives_the_deadline_of_the_fetch_that_opened_it(
+    server: LoopbackServer, policy: FetchPolicy
+) -> None:
+    """A finished fetch's watchdog is cancelled: it never shuts the socket a later fetch uses."""
+    server.route("/a", Reply(body=b"ok"))
+    short = dataclasses.replace(policy, deadline=0.5)
+    session = make_session(short)
+
+    first = fetch(server.url("/a"), policy=short, session=session)
+    time.sleep(0.8)  # The first fetch's deadline passes while its connection waits in the pool.
+    second = fetch(server.url("/a"), policy=short, session=session)
+
+    assert (first.ok, second.ok, second.body) == (True, True, b"ok")
+    assert server.requests[0].client_port == server.requests[1].client_port
+
+
+def test_sessions_of_different_threads_share_connections(
+    server: LoopbackServer, policy: FetchPolicy
+) -> None:
+    """A session made with ``connections_of`` lends and borrows kept-alive connections."""
+    server.route("/a", Reply(body=b"ok"))
+    shared = make_session(policy)
+    results = []
+
+    def fetch_in_own_session() -> None:
+        own = make_session(policy, connections_of=shared)
+        results.append(fetch(server.url("/a"), policy=policy, session=own))
+
+    for _ in range(2):  # One after the other, each in a thread and a session of its own.
+        thread = threading.Thread(target=fetch_in_own_session)
+        thread.start()
+        thread.join()
+
+    assert [result.body for result in results] == [b"ok", b"ok"]
+    assert server.requests[0].client_port == server.requests[1].client_port
+
+
+def test_a_session_borrows_connections_only_under_the_same_policy(policy: FetchPolicy) -> None:
+    other = make_session(dataclasses.replace(policy, deadline=policy.deadline + 1))
+
+    with pytest.raises(ValueError, match="same policy"):
+        make_session(policy, connections_of=other)
 
 
 def test_it_keeps_a_connection_per_host_across_many_hosts(policy: FetchPolicy) -> None:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 from django.db import connection, transaction
 
-from proposals.models import Actor, Citation, Event, Measure, Position
+from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from proposals.services import measures_recompute_statuses
 from tracker.models import Source
 
@@ -29,15 +29,7 @@ STATES = [
     "KOR", "JPN", "DEU", "UKR", "BLR", "KAZ", "IRN", "TUR", "BRA",
 ]  # fmt: skip
 ORGANIZATIONS = ["NATO", "OSCE"]
-CATEGORIES = [
-    "hotline",
-    "launch_notification",
-    "deployment_zone_limit",
-    "arms_limit",
-    "transparency",
-    "incident_prevention",
-    "other",
-]
+CATEGORIES = list(Category.Code.values)
 FORMS = [choice for choice, _ in Measure.Form.choices]
 SCOPES = [choice for choice, _ in Measure.Scope.choices]
 STANCES = [choice for choice, _ in Position.Stance.choices]

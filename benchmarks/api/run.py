@@ -38,7 +38,6 @@ import platform
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,11 +45,22 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".venv"
-RESULTS = ROOT / "benchmarks" / "results"
+if __package__ in (None, ""):
+    # Run as a script: make the project's packages importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.harness import (
+    RESULTS,
+    ROOT,
+    VENV,
+    add_database_options,
+    check_database_option,
+    database_url,
+    free_port,
+    in_project_venv,
+    recreate_database,
+)
+
 API_PATH = "/api/v1/measures/"
 BASELINE_PATH = "/baseline/measures/"  # benchmarks.api.urls
 TARGETS = {
@@ -60,7 +70,6 @@ TARGETS = {
 }
 RATIO_TARGET = 0.8  # API / hand-written view
 NOT_MODIFIED_TARGET = 3.0  # 304 / full response
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 def options(argv: list[str]) -> argparse.Namespace:
@@ -71,14 +80,7 @@ def options(argv: list[str]) -> argparse.Namespace:
         "loaded with wrk on loopback; and of the API's 304 path.",
     )
     add = parser.add_argument
-    add(
-        "--server",
-        default=os.environ.get("TRACKER_BENCH_POSTGRES", DEFAULT_SERVER),
-        help="PostgreSQL server URL whose role may create databases (default: "
-        "$TRACKER_BENCH_POSTGRES, else %(default)s)",
-    )
-    add("--database", default="tracker_bench", help="database to (re)create and drop")
-    add("--keep-database", action="store_true", help="leave the database in place afterwards")
+    add_database_options(parser, database="tracker_bench")
     add("--measures", type=int, default=2000, help="measures to generate (default %(default)s)")
     add("--seed", type=int, default=1, help="seed of the generated dataset")
     add("--workers", type=int, default=2, help="gunicorn sync workers (default %(default)s)")
@@ -96,8 +98,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     add("--warmup", type=int, default=5, help="seconds of warm-up per target (default %(default)s)")
     add("--port", type=int, default=0, help="port for gunicorn (default: a free one)")
     args = parser.parse_args(argv)
-    if "bench" not in args.database:
-        parser.error("--database must contain 'bench': this script drops it")
+    check_database_option(parser, args)
     if min(args.duration, args.slice, args.warmup, args.runs) < 1:
         parser.error("--duration, --slice, --warmup and --runs must be at least 1")
     if args.measures <= 50:
@@ -106,33 +107,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def in_project_venv() -> None:
-    """Re-run this script with the project's interpreter unless it already is."""
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        sys.exit("No .venv yet: run `python3 dev.py test` once to create it.")
-    os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
-
-
 # --- the database -------------------------------------------------------------------------------
-
-
-def database_url(server: str, name: str) -> str:
-    return urlsplit(server)._replace(path=f"/{name}").geturl()
-
-
-def recreate_database(server: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,12 +155,6 @@ def queries_per_request() -> dict[str, int]:
 
 
 # --- the server -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_gunicorn(
@@ -559,7 +528,6 @@ def main(argv: list[str]) -> None:
     args = options(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not on PATH (Debian and Ubuntu: apt-get install wrk).")
-    sys.path.insert(0, str(ROOT))
     args.port = args.port or free_port()
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = datetime.datetime.now(datetime.UTC)
@@ -644,5 +612,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    in_project_venv()
+    in_project_venv(__file__)
     main(sys.argv[1:])

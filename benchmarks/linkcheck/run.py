@@ -49,12 +49,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+if __package__ in (None, ""):
+    # Run as a script: make the project's packages importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.harness import (
+    RESULTS,
+    ROOT,
+    VENV,
+    add_database_options,
+    check_database_option,
+    database_url,
+    free_port,
+    in_project_venv,
+    recreate_database,
+)
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-VENV = ROOT / ".venv"
 LINKCHECKER_VENV = HERE / ".venv"
-RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 # LinkChecker's default maxrequestspersecond is 10 per host: at least 0.1 s between requests
 # (it then waits a random 0.1-0.6 s, so about 0.35 s on average).
 LINKCHECKER_MIN_INTERVAL = 0.1
@@ -69,14 +80,7 @@ def options(argv: list[str]) -> argparse.Namespace:
         "workers, Redis, PostgreSQL, extraction) and of LinkChecker over the same URLs.",
     )
     add = parser.add_argument
-    add(
-        "--server",
-        default=os.environ.get("TRACKER_BENCH_POSTGRES", DEFAULT_SERVER),
-        help="PostgreSQL server URL whose role may create databases "
-        "(default: $TRACKER_BENCH_POSTGRES, else %(default)s)",
-    )
-    add("--database", default="tracker_linkcheck_bench", help="database to (re)create and drop")
-    add("--keep-database", action="store_true", help="leave the database in place afterwards")
+    add_database_options(parser, database="tracker_linkcheck_bench")
     add("--sources", type=int, default=10_000, help="sources (default %(default)s)")
     add("--hosts", type=int, default=59, help="host names, 127.0.0.2 on (default %(default)s)")
     add("--huge", type=int, default=10, help="huge bodies among them (default %(default)s)")
@@ -103,27 +107,10 @@ def options(argv: list[str]) -> argparse.Namespace:
     add("--linkchecker-rate", type=float, help="use this URLs/s instead of running LinkChecker")
     add("--seed", type=int, default=1, help="seed of the source order")
     args = parser.parse_args(argv)
-    if "bench" not in args.database:
-        parser.error("--database must contain 'bench': this script drops it")
+    check_database_option(parser, args)
     if not 1 <= args.hosts <= 250:
         parser.error("--hosts must be between 1 and 250")
     return args
-
-
-def in_project_venv() -> None:
-    """Re-run this script with the project's interpreter unless it already is."""
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        sys.exit("No .venv yet: run `python3 dev.py test` once to create it.")
-    os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
@@ -159,21 +146,6 @@ def running(command: list[str], log: Path, env: dict[str, str] | None = None) ->
 
 
 # --- the database and the sources ---------------------------------------------------------------
-
-
-def database_url(server: str, name: str) -> str:
-    return urlsplit(server)._replace(path=f"/{name}").geturl()
-
-
-def recreate_database(server: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server, autocommit=True) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def source_urls(args: argparse.Namespace, port: int) -> list[str]:
@@ -545,7 +517,7 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> None:
-    in_project_venv()
+    in_project_venv(__file__)
     args = options(sys.argv[1:])
     redis_server = shutil.which("redis-server")
     if redis_server is None:

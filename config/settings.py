@@ -288,8 +288,9 @@ if TRACKER_DISPATCH_BATCH < 1 or TRACKER_DISPATCH_MAX_PER_TICK < 1:
     raise ImproperlyConfigured(
         "TRACKER_DISPATCH_BATCH and TRACKER_DISPATCH_MAX_PER_TICK must be at least 1."
     )
-# Sources one refresh task checks at once, each in a thread of the worker process (a fetch
-# mostly waits on the network); also the size of that thread pool.
+# Hosts one refresh task checks at once, each host's sources in turn in a thread of the worker
+# process (a fetch mostly waits on the network or for the host's turn); also the size of that
+# thread pool.
 TRACKER_REFRESH_BATCH = env_int("TRACKER_REFRESH_BATCH", 20)
 if not 1 <= TRACKER_REFRESH_BATCH <= 200:
     raise ImproperlyConfigured("TRACKER_REFRESH_BATCH must be between 1 and 200.")

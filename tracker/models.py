@@ -53,6 +53,11 @@ class SourceQuerySet(models.QuerySet["Source"]):
         return self.filter(url__iregex=rf"^https?://{re.escape(name)}(:[0-9]+)?(/|$)")
 
 
+def host_of(url: str) -> str:
+    """The host name of a source URL, lower-cased ("" if it has none): what politeness counts."""
+    return urlsplit(url).hostname or ""
+
+
 class Source(models.Model):
     class Kind(models.TextChoices):
         TREATY_TEXT = "treaty_text", "Treaty text"
@@ -118,7 +123,7 @@ class Source(models.Model):
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
+        return host_of(self.url)
 
     @property
     def display_title(self) -> str:

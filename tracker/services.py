@@ -4,35 +4,41 @@ Contract
 --------
 ``sources_dispatch_due(now=None, batch_size=None, max_sources=None) -> list[int]``
     Claims due sources (``next_check_at <= now``, or never scheduled) in batches, each in its
-    own transaction, and after each commit queues ``tracker.tasks.refresh_sources`` tasks of
-    up to ``TRACKER_REFRESH_BATCH`` sources, each task's sources on distinct hosts, and each
-    host's rounds one politeness interval apart (as countdowns, up to ``HOST_WAIT_MAX``; the
-    rest of a busy host's sources are put back on the schedule that far ahead). A claim moves
-    ``next_check_at`` one lease ahead (``TRACKER_REFRESH_LEASE``). Two dispatchers at the same
-    moment never claim the same source (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
-    SQLite, which runs one writer at a time, a conditional ``UPDATE`` is the claim), and the
-    next tick does not claim it again while its task waits. A lost task costs only the lease:
-    its sources are then due again. Returns the ids queued.
+    own transaction, then queues ``tracker.tasks.refresh_sources`` tasks for all of them. A
+    task holds up to ``TRACKER_REFRESH_BATCH`` hosts, and of each host up to ``TASK_SPAN``
+    seconds of its politeness turns (one source at the default interval of a second, twenty at
+    a tenth of a second); it is queued for a little before its first turn, and a host's next
+    task follows one span later, up to ``HOST_WAIT_MAX`` (the rest of a busy host's sources
+    are put back on the schedule that far ahead). A claim moves ``next_check_at`` one lease
+    ahead (``TRACKER_REFRESH_LEASE``). Two dispatchers at the same moment never claim the same
+    source (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite, which runs one writer
+    at a time, a conditional ``UPDATE`` is the claim), and the next tick does not claim it
+    again while its task waits. A lost task costs only the lease: its sources are then due
+    again. Returns the ids queued.
 
 ``sources_refresh(source_ids=..., force=False) -> RefreshReport``
     Checks several sources at once, each as if alone: a per-source lock, per-host politeness,
     a conditional GET through :func:`tracker.fetcher.fetch` with robots.txt honoured, metadata
-    from the bytes, the rules of :mod:`tracker.health`. The fetches run concurrently in a
-    thread pool (they mostly wait on the network); then every ``SourceCheck`` row and every
-    source's refresh fields are written in one transaction, a few statements for the whole
-    batch. Sources are written by ``UPDATE`` of the refresh fields only, so a curator
-    editing a title at the same moment loses nothing, and a check leaves no audit history
-    entry; a source whose URL was edited during the fetch keeps nothing of the stale result.
+    from the bytes, the rules of :mod:`tracker.health`. Each host's sources form a lane,
+    checked one after another by one thread of a pool, each at the host's next turn; the
+    lanes run concurrently (they mostly wait on the network or for a turn). Then every
+    ``SourceCheck`` row and every source's refresh fields are written in one transaction, a
+    few statements for the whole batch. Sources are written by ``UPDATE`` of the refresh
+    fields only, so a curator editing a title at the same moment loses nothing, and a check
+    leaves no audit history entry; a source whose URL was edited during the fetch keeps
+    nothing of the stale result.
 
     The report lists the new checks and the sources not checked: *skipped* when another
     worker holds one, it was deleted or edited meanwhile, or it was already checked since this
     refresh was queued (a re-delivered or duplicate task; ``force`` skips that test); and
-    *reserved* when its host's next turn, now reserved for it, is more than
-    ``RESERVED_SLEEP_MAX`` away (``queue_reserved`` queues a task for that moment, which
-    fetches with ``slot_reserved=True`` without asking again); *deferred* when no turn could
-    be reserved within ``HOST_WAIT_MAX`` (or, on the database cache, which cannot reserve
-    ahead, the host stays busy past ``HOST_WAIT_IN_TASK``), in which case it is back on the
-    schedule for when the host is free. A shorter wait is slept through.
+    *reserved* when its host's next turn, now reserved for it, is more than ``TASK_SPAN``
+    away (``queue_reserved`` queues a task for that moment, which fetches with
+    ``slot_reserved=True`` without asking again); *deferred* when no turn could be reserved
+    within ``HOST_WAIT_MAX`` (or, on the database cache, which cannot reserve ahead, the host
+    stays busy past ``HOST_WAIT_IN_TASK``), in which case it is back on the schedule for when
+    the host is free. A shorter wait is slept through. The sources of a lane after one handed
+    back are deferred to that moment too, and so are those a lane has not started when the
+    task nears its soft time limit (see ``_task_budget``), to the next tick.
     ``source_refresh(source_id=..., force=False)`` is the same for one source.
 
 ``sources_request_refresh(sources=...) -> list[int]`` and ``source_request_refresh(source=...)``
@@ -68,7 +74,7 @@ from django.utils import timezone
 from tracker.fetcher import FetchPolicy, FetchResult, fetch, make_session
 from tracker.health import GONE_STATUSES, Schedule, Stored, judge
 from tracker.metadata import PageMetadata, extract
-from tracker.models import Source, SourceCheck
+from tracker.models import Source, SourceCheck, host_of
 from tracker.politeness import CachePoliteness, HostPoliteness, Politeness
 from tracker.robots import (
     CacheRobotsStore,
@@ -89,10 +95,20 @@ HOST_WAIT_MAX = 60.0
 # host up to this long; past it, the source goes back to the schedule. Short, so a task's
 # time stays well inside its soft time limit.
 HOST_WAIT_IN_TASK = 10.0
-# A turn at a host reserved further ahead than this is left to a task queued for it.
-RESERVED_SLEEP_MAX = 0.25
+# A refresh task takes up to this many seconds of each of its hosts' turns: its sources of one
+# host are checked one after another by one thread, each at the host's next turn, so a host
+# with many due pages is fetched at its polite pace without a task per page. A turn reserved up
+# to this far ahead is slept through; a later one is left to a task queued for it.
+TASK_SPAN = 2.0
+# With no politeness interval, a task still takes at most this many sources of one host.
+LANE_MAX = 50
 # Sources whose reserved turns fall within this many seconds of each other share a task.
 TURN_GRANULARITY = 0.05
+# A dispatched task is due this long before its first turn.
+TASK_LEAD = 0.25
+# A task stops starting fetches this long before its soft time limit, less one fetch deadline
+# and one turn: the rest of its sources go back to the schedule, so it always ends in time.
+TASK_MARGIN = 5.0
 # robots.txt may ask for any Crawl-delay; past a minute it would starve a host's other sources
 # (a day's checks of a few hundred pages), and one request a minute is polite by any measure.
 CRAWL_DELAY_MAX = 60.0
@@ -287,15 +303,16 @@ def sources_dispatch_due(
     batch_size = batch_size or settings.TRACKER_DISPATCH_BATCH
     max_sources = max_sources or settings.TRACKER_DISPATCH_MAX_PER_TICK
     lease_until = now + _lease()
-    rounds: Counter[str] = Counter()
-    dispatched: list[int] = []
-    while len(dispatched) < max_sources:
+    claimed: list[tuple[int, str]] = []
+    while len(claimed) < max_sources:
         with transaction.atomic():
-            rows = _claim_due(now, lease_until, min(batch_size, max_sources - len(dispatched)))
-            if not rows:
-                break
-            dispatched.extend(_queue_claimed(rows, now, rounds))
-    return dispatched
+            rows = _claim_due(now, lease_until, min(batch_size, max_sources - len(claimed)))
+        if not rows:
+            break
+        claimed.extend(rows)
+    # Queued together, once every batch is claimed: a host's sources from all of them then
+    # fill its lanes in order, instead of each batch's few starting lanes of their own.
+    return _queue_claimed(claimed, now)
 
 
 def _claim_due(now: datetime, lease_until: datetime, limit: int) -> list[tuple[int, str]]:
@@ -329,36 +346,67 @@ def claim_conditionally(
     return [row for row in candidates if row[0] in mine]
 
 
-def _queue_claimed(rows: list[tuple[int, str]], now: datetime, rounds: Counter[str]) -> list[int]:
-    """Queue claimed (id, url) rows after commit, as batches of distinct hosts; returns the ids.
+def _queue_claimed(rows: list[tuple[int, str]], now: datetime) -> list[int]:
+    """Queue claimed (id, url) rows as tasks of host lanes, after commit; returns the ids.
 
-    Round ``r`` of a host (its ``r``-th source this tick, counted in ``rounds``) is queued with a
-    countdown of ``r`` politeness intervals, so a host with many due pages is fetched at its
-    polite pace instead of its pages all arriving together to wait. Each round is cut into
-    tasks of ``TRACKER_REFRESH_BATCH`` sources. Rounds beyond the horizon go back to the
-    schedule for a later tick. Call inside the claim's transaction.
+    A host's ``r``-th source has its turn ``r`` politeness intervals from now. Each host's
+    sources are cut into lanes of ``TASK_SPAN`` seconds of turns; lanes starting in the same
+    span are grouped into tasks of up to ``TRACKER_REFRESH_BATCH`` hosts, each queued for a
+    little before its first turn. A task checks each lane in a thread of its own, at the
+    host's pace. Turns beyond the horizon go back to the schedule for a later tick.
     """
     spacing: float = settings.TRACKER_HOST_MIN_INTERVAL
-    by_round: dict[int, list[int]] = {}
+    per_lane = max(1, min(LANE_MAX, int(TASK_SPAN / spacing))) if spacing > 0 else LANE_MAX
+    lanes: dict[str, list[list[int]]] = {}
+    starts: dict[int, int] = {}  # Id of a lane's first source -> its round.
+    rounds: Counter[str] = Counter()
     later: list[int] = []
-    for pk, host in _round_robin(rows):
+    for pk, host in _by_host(rows):
         if rounds[host] * spacing > HOST_WAIT_MAX:
             later.append(pk)
             continue
-        by_round.setdefault(rounds[host], []).append(pk)
+        host_lanes = lanes.setdefault(host, [])
+        if not host_lanes or len(host_lanes[-1]) == per_lane:
+            host_lanes.append([])
+            starts[pk] = rounds[host]
+        host_lanes[-1].append(pk)
         rounds[host] += 1
     if later:
         Source.objects.filter(pk__in=later).update(
             next_check_at=now + timedelta(seconds=HOST_WAIT_MAX)
         )
+    # Lanes that start in the same span share tasks, so a task's threads start together.
+    by_span: dict[int, list[list[int]]] = {}
+    for lane in sorted(
+        (lane for host_lanes in lanes.values() for lane in host_lanes),
+        key=lambda lane: starts[lane[0]],
+    ):
+        by_span.setdefault(int(starts[lane[0]] * spacing / TASK_SPAN), []).append(lane)
     size: int = settings.TRACKER_REFRESH_BATCH
-    batches = [
-        (ids[start : start + size], number * spacing)
-        for number, ids in sorted(by_round.items())
-        for start in range(0, len(ids), size)
+    # A task is due a little before its first turn: its threads wait for the turn, as for any
+    # later one, and a task reaching a worker process late still finds its hosts' turns ahead.
+    groups = [
+        span_lanes[i : i + size]
+        for span_lanes in by_span.values()
+        for i in range(0, len(span_lanes), size)
     ]
-    transaction.on_commit(functools.partial(_enqueue, batches))
-    return [pk for ids, _ in batches for pk in ids]
+    tasks = [
+        (
+            [pk for lane in group for pk in lane],
+            max(0.0, starts[group[0][0]] * spacing - TASK_LEAD),
+        )
+        for group in groups
+    ]
+    transaction.on_commit(functools.partial(_enqueue, tasks, start=now))
+    return [pk for ids, _ in tasks for pk in ids]
+
+
+def _by_host(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(id, host) of (id, url) rows, each host's in row order, hosts by their first row."""
+    hosts: dict[str, list[int]] = {}
+    for pk, url in rows:
+        hosts.setdefault(host_of(url), []).append(pk)
+    return [(pk, host) for host, ids in hosts.items() for pk in ids]
 
 
 def interleave_hosts(rows: list[tuple[int, str]]) -> list[int]:
@@ -371,21 +419,30 @@ def _round_robin(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
     seen: Counter[str] = Counter()
     keyed = []
     for position, (pk, url) in enumerate(rows):
-        host = Source(url=url).host
+        host = host_of(url)
         keyed.append((seen[host], position, pk, host))
         seen[host] += 1
     return [(pk, host) for _, _, pk, host in sorted(keyed)]
 
 
 def _enqueue(
-    batches: list[tuple[list[int], float]], *, force: bool = False, slot_reserved: bool = False
+    batches: list[tuple[list[int], float]],
+    *,
+    start: datetime,
+    force: bool = False,
+    slot_reserved: bool = False,
 ) -> None:
-    """Queue ``refresh_sources`` for each (source ids, countdown in seconds)."""
+    """Queue ``refresh_sources`` for each (source ids, seconds after ``start``).
+
+    The times count from ``start``, the moment they were reckoned from, not from when each
+    task is queued (queueing many takes a while).
+    """
     from tracker.tasks import refresh_sources  # The tasks module imports this one.
 
     options = {"force": force, "slot_reserved": slot_reserved}
-    for ids, countdown in batches:
-        refresh_sources.apply_async((ids,), options, countdown=countdown or None)
+    for ids, seconds in batches:
+        eta = start + timedelta(seconds=seconds) if seconds > 0 else None
+        refresh_sources.apply_async((ids,), options, eta=eta)
 
 
 # --- check now --------------------------------------------------------------------------------
@@ -401,7 +458,7 @@ def sources_request_refresh(*, sources: QuerySet[Source]) -> list[int]:
     with transaction.atomic():
         rows = list(sources.order_by("id").values_list("id", "url"))
         Source.objects.filter(pk__in=[pk for pk, _ in rows]).update(next_check_at=now + _lease())
-        return _queue_claimed(rows, now, Counter())
+        return _queue_claimed(rows, now)
 
 
 def source_request_refresh(*, source: Source) -> None:
@@ -427,7 +484,7 @@ class RefreshReport:
 
 @dataclass(frozen=True)
 class _Later:
-    wait: float
+    at: float  # time.monotonic() when the host's turn comes
     reserved: bool
 
 
@@ -441,8 +498,9 @@ class _Fetched:
 def sources_refresh(
     *, source_ids: Sequence[int], force: bool = False, slot_reserved: bool = False
 ) -> RefreshReport:
-    """Check these sources now, concurrently; see the module docstring."""
+    """Check these sources now, each host's in turn and the hosts concurrently; see above."""
     report = RefreshReport()
+    stop_at = time.monotonic() + _task_budget()
     with _source_locks(source_ids) as held:
         found = Source.objects.filter(pk__in=held).only(*_STATE_FIELDS).in_bulk()
         now = timezone.now()
@@ -453,19 +511,30 @@ def sources_refresh(
         ]
         policy = fetch_policy()
         robots = RobotsChecker(policy=policy, store=_robots_store())
+        lanes: dict[str, list[Source]] = {}
+        for source in sources:
+            lanes.setdefault(source.host, []).append(source)
         jobs = [
-            functools.partial(_fetch_politely, source, policy, robots, slot_reserved)
-            for source in sources
+            functools.partial(_check_lane, lane, policy, robots, slot_reserved, stop_at)
+            for lane in lanes.values()
         ]
-        outcomes = list(zip(sources, _run_all(jobs), strict=True))
+        outcomes = [outcome for lane_outcomes in _run_all(jobs) for outcome in lane_outcomes]
+        # Waits count from now, when the caller gets them, not from when each was found.
+        clock = time.monotonic()
         later = {s.pk: o for s, o in outcomes if isinstance(o, _Later)}
-        report.reserved = {pk: o.wait for pk, o in later.items() if o.reserved}
-        report.deferred = {pk: o.wait for pk, o in later.items() if not o.reserved}
-        _reschedule(report.deferred, now)
+        report.reserved = {pk: max(0.0, o.at - clock) for pk, o in later.items() if o.reserved}
+        report.deferred = {pk: max(0.0, o.at - clock) for pk, o in later.items() if not o.reserved}
+        _reschedule(report.deferred, timezone.now())
         report.checks = _record([(s, o) for s, o in outcomes if isinstance(o, _Fetched)])
     done = {check.source_id for check in report.checks} | later.keys()
     report.skipped = [pk for pk in source_ids if pk not in done]
     return report
+
+
+def _task_budget() -> float:
+    """Seconds after its start a task may still start a fetch and end inside its time limit."""
+    soft_limit = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None) or 300
+    return float(soft_limit) - settings.TRACKER_FETCH_DEADLINE - TASK_SPAN - TASK_MARGIN
 
 
 def _not_checked_since_queued(source: Source, now: datetime) -> bool:
@@ -488,16 +557,48 @@ def queue_reserved(reserved: dict[int, float], *, force: bool = False) -> None:
     by_turn: dict[float, list[int]] = {}
     for pk, wait in reserved.items():
         by_turn.setdefault(math.ceil(wait / TURN_GRANULARITY) * TURN_GRANULARITY, []).append(pk)
-    _enqueue(sorted((ids, turn) for turn, ids in by_turn.items()), force=force, slot_reserved=True)
+    _enqueue(
+        sorted((ids, turn) for turn, ids in by_turn.items()),
+        start=timezone.now(),
+        force=force,
+        slot_reserved=True,
+    )
+
+
+_Outcome = tuple[Source, _Fetched | _Later]
+
+
+def _check_lane(
+    lane: list[Source],
+    policy: FetchPolicy,
+    robots: RobotsChecker,
+    slot_reserved: bool,
+    stop_at: float,
+) -> list[_Outcome]:
+    """Check one host's sources one after another, each at the host's next turn.
+
+    Runs in a pool thread: it touches Redis and the network, never the database. When a turn
+    is further away than the task may wait, that source is handed back (its turn reserved, or
+    not) and the rest of the lane goes back on the schedule for after it; so do the sources
+    not started by ``stop_at`` (the first always is).
+    """
+    outcomes: list[_Outcome] = []
+    for index, source in enumerate(lane):
+        if index and time.monotonic() >= stop_at:
+            now = _Later(time.monotonic(), reserved=False)
+            return outcomes + [(rest, now) for rest in lane[index:]]
+        outcome = _fetch_politely(source, policy, robots, slot_reserved)
+        outcomes.append((source, outcome))
+        if isinstance(outcome, _Later):
+            after = _Later(outcome.at, reserved=False)
+            return outcomes + [(rest, after) for rest in lane[index + 1 :]]
+    return outcomes
 
 
 def _fetch_politely(
     source: Source, policy: FetchPolicy, robots: RobotsChecker, slot_reserved: bool
 ) -> _Fetched | _Later:
-    """Wait for the host's turn, fetch and extract; or say when the host's turn comes.
-
-    Runs in a pool thread: it touches Redis and the network, never the database.
-    """
+    """Wait for the host's turn, fetch and extract; or say when the host's turn comes."""
     # From here on the time counts as the check's: reading robots.txt (for its Crawl-delay)
     # may be most of it.
     clock = time.monotonic()
@@ -513,16 +614,18 @@ def _fetch_politely(
         robots=robots,
     )
     result.duration_ms = max(result.duration_ms, int((time.monotonic() - clock) * 1000))
-    return _Fetched(started, result, _page(result))
+    page = _page(result)
+    result.body = b""  # Extracted; a lane's later fetches need not keep it in memory.
+    return _Fetched(started, result, page)
 
 
 def _wait_turn(source: Source, robots: RobotsChecker) -> _Later | None:
     """Sleep until this host may be fetched and return None, or say when its turn comes.
 
-    A turn reserved up to ``RESERVED_SLEEP_MAX`` ahead is slept through here; a later one is
-    handed back, for a task queued for that moment (while this batch sleeps, its worker
-    process takes no other task, so a long sleep would idle other hosts). A turn that cannot
-    be reserved ahead (the database cache) is waited for up to ``HOST_WAIT_IN_TASK``.
+    A turn reserved up to ``TASK_SPAN`` ahead is slept through here; a later one is handed
+    back, for a task queued for that moment (while a lane sleeps, its thread checks nothing
+    else, and a long sleep would hold the task past its other hosts' sources). A turn that
+    cannot be reserved ahead (the database cache) is waited for up to ``HOST_WAIT_IN_TASK``.
     """
     interval = settings.TRACKER_HOST_MIN_INTERVAL
     crawl_delay = robots.crawl_delay(source.url)
@@ -532,18 +635,18 @@ def _wait_turn(source: Source, robots: RobotsChecker) -> _Later | None:
     give_up = time.monotonic() + HOST_WAIT_IN_TASK
     while True:
         turn = politeness.reserve(source.host, interval, within=HOST_WAIT_MAX)
-        if turn.reserved and turn.wait > RESERVED_SLEEP_MAX:
-            return _Later(turn.wait, reserved=True)
+        if turn.reserved and turn.wait > TASK_SPAN:
+            return _Later(time.monotonic() + turn.wait, reserved=True)
         if turn.reserved:
             time.sleep(turn.wait)
             return None
         if turn.wait > give_up - time.monotonic():
-            return _Later(turn.wait, reserved=False)
+            return _Later(time.monotonic() + turn.wait, reserved=False)
         # Not reserved (a cache cannot reserve ahead): come back when the host frees up.
         time.sleep(turn.wait)
 
 
-def _run_all(jobs: Sequence[Callable[[], _Fetched | _Later]]) -> list[_Fetched | _Later]:
+def _run_all(jobs: Sequence[Callable[[], list[_Outcome]]]) -> list[list[_Outcome]]:
     """Run ``jobs`` concurrently in this process's thread pool; results in order.
 
     Without Redis, politeness and robots.txt live in the database cache, which a pool

@@ -22,7 +22,7 @@ def dispatch_due_sources() -> int:
     reject_on_worker_lost=True,
 )
 def refresh_sources(source_ids: list[int], force: bool = False, slot_reserved: bool = False) -> int:
-    """Check a batch of sources (on distinct hosts, as the dispatcher queues them).
+    """Check a batch of sources: each host's one after another at its polite pace.
 
     A source whose host's turn is reserved for later is queued again for that moment; one
     whose host stays busy is back on the schedule, and the next dispatch brings it.

@@ -74,16 +74,31 @@ def test_it_dispatches_the_longest_waiting_first() -> None:
     assert dispatched == [new.pk, late.pk, later.pk]
 
 
-def test_it_interleaves_hosts_so_one_host_does_not_hold_up_the_queue() -> None:
+def test_a_host_with_many_pages_does_not_hold_up_the_others(
+    celery_app: Celery, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 1.0
     urls = ["https://a.example/1", "https://a.example/2", "https://a.example/3"]
     urls += ["https://b.example/1", "https://b.example/2", "https://c.example/1"]
     created = [SourceFactory.create(url=url, next_check_at=None) for url in urls]
+    now = timezone.now()
 
-    dispatched = services.sources_dispatch_due()
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatched = services.sources_dispatch_due(now=now)
 
-    hosts = [Source.objects.get(pk=pk).host for pk in dispatched]
-    assert hosts == ["a.example", "b.example", "c.example", "a.example", "b.example", "a.example"]
+    tasks = [
+        ([Source.objects.get(pk=pk).url[8:9] for pk in ids], countdown(now, eta))
+        for (ids, *_), eta in queued_with_eta(celery_app, REFRESH)
+    ]
+    # Every host's first two seconds of turns in the first task; a's third page, two turns
+    # on, in a task of its own at that time.
+    assert tasks == [(["a", "a", "b", "b", "c"], 0), (["a"], 2)]
     assert sorted(dispatched) == sorted(source.pk for source in created)
+
+
+def countdown(now: datetime, eta: str | None) -> float:
+    """Seconds from ``now`` to a task's ETA, to the nearest second (0 without one)."""
+    return 0 if eta is None else round((datetime.fromisoformat(eta) - now).total_seconds())
 
 
 def test_it_spaces_each_hosts_sources_by_the_politeness_interval(
@@ -97,13 +112,10 @@ def test_it_spaces_each_hosts_sources_by_the_politeness_interval(
     with django_capture_on_commit_callbacks(execute=True):
         dispatched = services.sources_dispatch_due(now=now)
 
-    def countdown(eta: str | None) -> float:
-        if eta is None:
-            return 0.0
-        return round((datetime.fromisoformat(eta) - now).total_seconds() / 10) * 10
-
     countdowns = {
-        pk: countdown(eta) for (ids, *_), eta in queued_with_eta(celery_app, REFRESH) for pk in ids
+        pk: countdown(now, eta)
+        for (ids, *_), eta in queued_with_eta(celery_app, REFRESH)
+        for pk in ids
     }
     # Places 0, 20, 40 and 60 s fit the 60 s horizon; the fifth waits for a later tick.
     assert [countdowns.get(s.pk) for s in busy_host] == [0, 20, 40, 60, None]
@@ -113,30 +125,31 @@ def test_it_spaces_each_hosts_sources_by_the_politeness_interval(
     assert busy_host[4].next_check_at == now + timedelta(seconds=services.HOST_WAIT_MAX)
 
 
-def test_each_task_checks_a_batch_of_distinct_hosts(
+def test_each_task_takes_a_batch_of_hosts_and_a_span_of_their_turns(
     celery_app: Celery, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.TRACKER_REFRESH_BATCH = 3
     settings.TRACKER_HOST_MIN_INTERVAL = 1.0
-    urls = [f"https://{host}.example/{n}" for host in "abcde" for n in range(2)]
+    urls = [f"https://{host}.example/{n}" for host in "abcde" for n in range(3)]
     created = [SourceFactory.create(url=url, next_check_at=None) for url in urls]
+    now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.sources_dispatch_due()
+        services.sources_dispatch_due(now=now)
 
-    batches = [
-        ([Source.objects.get(pk=pk).host[0] for pk in ids], eta is not None)
+    tasks = [
+        ([Source.objects.get(pk=pk).url[8:9] for pk in ids], countdown(now, eta))
         for (ids, *_), eta in queued_with_eta(celery_app, REFRESH)
     ]
-    # Each host's first source in the first round, its second one interval later; each round
-    # cut into tasks of at most three sources.
-    assert batches == [
-        (["a", "b", "c"], False),
-        (["d", "e"], False),
-        (["a", "b", "c"], True),
-        (["d", "e"], True),
+    # Of each host, the pages whose turns fall in the first two seconds, in one lane; three
+    # hosts a task; the third pages two seconds later.
+    assert tasks == [
+        (["a", "a", "b", "b", "c", "c"], 0),
+        (["d", "d", "e", "e"], 0),
+        (["a", "b", "c"], 2),
+        (["d", "e"], 2),
     ]
-    assert sum(len(hosts) for hosts, _ in batches) == len(created)
+    assert sum(len(hosts) for hosts, _ in tasks) == len(created)
 
 
 def test_the_conditional_claim_leaves_out_what_another_dispatcher_took() -> None:

@@ -7,6 +7,8 @@ refresh fields.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -483,23 +485,88 @@ def with_redis(settings: Any, redis_url: str, redis_client: Any) -> None:
 
 
 @pytest.mark.redis
-def test_a_batch_fetches_its_sources_concurrently(server: LoopbackServer, with_redis: None) -> None:
-    """Each page answers only once three requests are in flight together."""
+def test_a_batch_fetches_its_hosts_concurrently(with_redis: None) -> None:
+    """Each page, on a host of its own, answers only once three requests are in flight."""
     together = threading.Barrier(3, timeout=5)
 
     def after_the_others(request: RecordedRequest) -> Reply:
         together.wait()
         return Reply(body=ARTICLE, headers=HTML)
 
-    for path in ("/a", "/b", "/c"):
-        server.route(path, after_the_others)
-    sources = [source_at(server, path) for path in ("/a", "/b", "/c")]
+    with contextlib.ExitStack() as stack:
+        hosts = [stack.enter_context(LoopbackServer(f"127.0.0.{n}")) for n in (1, 2, 3)]
+        for host in hosts:
+            host.route("/a", after_the_others)
+        sources = [source_at(host, "/a") for host in hosts]
 
-    report = services.sources_refresh(source_ids=[s.pk for s in sources], force=True)
+        report = services.sources_refresh(source_ids=[s.pk for s in sources], force=True)
 
     assert sorted(check.source_id for check in report.checks) == sorted(s.pk for s in sources)
     assert {check.outcome for check in report.checks} == {Outcome.OK}
     assert not together.broken
+
+
+@pytest.mark.redis
+def test_a_batch_checks_one_hosts_pages_in_turn_at_its_pace(
+    server: LoopbackServer, with_redis: None, settings: Any
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 0.3
+    for path in ("/a", "/b", "/c"):
+        server.route(path, Reply(body=ARTICLE, headers=HTML))
+    sources = [source_at(server, path) for path in ("/a", "/b", "/c")]
+
+    report = services.sources_refresh(source_ids=[s.pk for s in sources], force=True)
+
+    assert [check.source_id for check in report.checks] == [s.pk for s in sources]
+    assert {check.outcome for check in report.checks} == {Outcome.OK}
+    starts = [check.checked_at for check in report.checks]
+    assert all((b - a).total_seconds() >= 0.29 for a, b in itertools.pairwise(starts))
+    assert server.paths() == ["/robots.txt", "/a", "/b", "/c"]
+
+
+@pytest.mark.redis
+def test_a_lane_hands_back_a_far_turn_and_defers_the_pages_after_it(
+    server: LoopbackServer, with_redis: None, settings: Any
+) -> None:
+    settings.TRACKER_HOST_MIN_INTERVAL = 30.0
+    for path in ("/a", "/b", "/c"):
+        server.route(path, Reply(body=ARTICLE, headers=HTML))
+    first, second, third = (source_at(server, path) for path in ("/a", "/b", "/c"))
+
+    report = services.sources_refresh(source_ids=[first.pk, second.pk, third.pk], force=True)
+
+    assert [check.source_id for check in report.checks] == [first.pk]
+    # The second page's turn, 30 s on, is reserved for a task queued for it; the third is
+    # back on the schedule for then, to ask for a turn of its own.
+    assert list(report.reserved) == [second.pk]
+    assert list(report.deferred) == [third.pk]
+    assert 25 < report.reserved[second.pk] <= 30
+    assert report.deferred[third.pk] == report.reserved[second.pk]
+    third.refresh_from_db()
+    assert between(third.next_check_at, timedelta(seconds=25), timedelta(seconds=30))
+    assert server.paths() == ["/robots.txt", "/a"]
+
+
+@pytest.mark.redis
+def test_a_task_near_its_time_limit_starts_no_more_fetches(
+    server: LoopbackServer, with_redis: None, settings: Any
+) -> None:
+    """The rest of each lane goes back on the schedule, due now, for the next tick."""
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = int(settings.TRACKER_FETCH_DEADLINE)
+    settings.TRACKER_HOST_MIN_INTERVAL = 0.1
+    for path in ("/a", "/b"):
+        server.route(path, Reply(body=ARTICLE, headers=HTML))
+    first, second = source_at(server, "/a"), source_at(server, "/b")
+    before = timezone.now()
+
+    report = services.sources_refresh(source_ids=[first.pk, second.pk], force=True)
+
+    assert [check.source_id for check in report.checks] == [first.pk]
+    assert report.deferred == {second.pk: 0.0}
+    second.refresh_from_db()
+    assert second.next_check_at is not None
+    assert before <= second.next_check_at <= timezone.now()
+    assert server.paths() == ["/robots.txt", "/a"]
 
 
 @pytest.mark.redis

@@ -24,6 +24,7 @@ too many redirects            http_error      unreachable                       
 refused address, bad URL,     blocked         blocked                            interval
 robots.txt disallows
 body over the cap             too_large       unchanged                          interval
+the checker itself failed     failed          unchanged                          backoff
 ============================  ==============  =================================  ============
 
 "Moved" means the final URL differs from the source's URL. Backoff is one hour doubled per
@@ -134,10 +135,7 @@ def judge(
     jitter = _jitter(stored.url)
 
     def backoff(retry_after: int | None = None) -> datetime:
-        delay = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
-        if retry_after:
-            delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_MAX))
-        return now + delay * (1 + jitter)
+        return _backoff(stored, now, retry_after)
 
     def failed(outcome: str, health: str, next_check_at: datetime) -> Judgement:
         source.update(health=health, consecutive_failures=failures, next_check_at=next_check_at)
@@ -200,6 +198,30 @@ def judge(
         source.update(health=Health.REDIRECTED if moved else Health.OK, next_check_at=regular)
     check["outcome"] = outcome
     return Judgement(outcome, check, source)
+
+
+def judge_failure(error: str, stored: Stored, *, now: datetime) -> Judgement:
+    """A check that failed on the checker's side (a bug, shared state out of reach).
+
+    It is recorded like any attempt and tried again after the usual backoff, but it says
+    nothing about the page, so the source's health and validators stand.
+    """
+    check = {"checked_at": now, "outcome": Outcome.FAILED, "error": error}
+    source = {
+        "last_checked_at": now,
+        "last_error": error,
+        "consecutive_failures": stored.consecutive_failures + 1,
+        "next_check_at": _backoff(stored, now),
+    }
+    return Judgement(Outcome.FAILED, check, source)
+
+
+def _backoff(stored: Stored, now: datetime, retry_after: int | None = None) -> datetime:
+    """When to try again after one more failure in a row, never before ``Retry-After``."""
+    delay = min(BACKOFF_FIRST * 2**stored.consecutive_failures, BACKOFF_MAX)
+    if retry_after:
+        delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_MAX))
+    return now + delay * (1 + _jitter(stored.url))
 
 
 def _validators(result: FetchResult) -> dict[str, str]:

@@ -151,6 +151,7 @@ class SourceCheck(models.Model):
         NETWORK_ERROR = "network_error", "Network error or timeout"
         BLOCKED = "blocked", "Blocked (address or robots.txt)"
         TOO_LARGE = "too_large", "Body over the size cap"
+        FAILED = "failed", "The checker failed (retried later)"
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="checks")
     checked_at = models.DateTimeField(default=timezone.now)

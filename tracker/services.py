@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 import secrets
@@ -72,7 +73,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from tracker.fetcher import FetchPolicy, FetchResult, fetch, make_session
-from tracker.health import GONE_STATUSES, Schedule, Stored, judge
+from tracker.health import GONE_STATUSES, Judgement, Schedule, Stored, judge, judge_failure
 from tracker.metadata import PageMetadata, extract
 from tracker.models import Source, SourceCheck, host_of
 from tracker.politeness import CachePoliteness, HostPoliteness, Politeness
@@ -87,6 +88,8 @@ from tracker.robots import (
 if TYPE_CHECKING:
     import redis
     import requests
+
+logger = logging.getLogger(__name__)
 
 # A task told to come back later waits in the broker (and in a worker's memory) until then;
 # anything longer goes back to the schedule in the database instead.
@@ -495,6 +498,14 @@ class _Fetched:
     page: PageMetadata | None
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """A check that raised: recorded as ``failed``, without losing its task's other checks."""
+
+    started: datetime
+    error: str
+
+
 def sources_refresh(
     *, source_ids: Sequence[int], force: bool = False, slot_reserved: bool = False
 ) -> RefreshReport:
@@ -525,7 +536,7 @@ def sources_refresh(
         report.reserved = {pk: max(0.0, o.at - clock) for pk, o in later.items() if o.reserved}
         report.deferred = {pk: max(0.0, o.at - clock) for pk, o in later.items() if not o.reserved}
         _reschedule(report.deferred, timezone.now())
-        report.checks = _record([(s, o) for s, o in outcomes if isinstance(o, _Fetched)])
+        report.checks = _record([(s, o) for s, o in outcomes if not isinstance(o, _Later)])
     done = {check.source_id for check in report.checks} | later.keys()
     report.skipped = [pk for pk in source_ids if pk not in done]
     return report
@@ -565,7 +576,7 @@ def queue_reserved(reserved: dict[int, float], *, force: bool = False) -> None:
     )
 
 
-_Outcome = tuple[Source, _Fetched | _Later]
+_Outcome = tuple[Source, _Fetched | _Failed | _Later]
 
 
 def _check_lane(
@@ -587,12 +598,28 @@ def _check_lane(
         if index and time.monotonic() >= stop_at:
             now = _Later(time.monotonic(), reserved=False)
             return outcomes + [(rest, now) for rest in lane[index:]]
-        outcome = _fetch_politely(source, policy, robots, slot_reserved)
+        outcome = _check_one(source, policy, robots, slot_reserved)
         outcomes.append((source, outcome))
         if isinstance(outcome, _Later):
             after = _Later(outcome.at, reserved=False)
             return outcomes + [(rest, after) for rest in lane[index + 1 :]]
     return outcomes
+
+
+def _check_one(
+    source: Source, policy: FetchPolicy, robots: RobotsChecker, slot_reserved: bool
+) -> _Fetched | _Failed | _Later:
+    """:func:`_fetch_politely`, with anything it raises turned into a failed check.
+
+    One page that trips a bug (or a moment when Redis is out of reach) must not cost the
+    checks of every other source in the task, nor come back to trip it again every lease.
+    """
+    started = timezone.now()
+    try:
+        return _fetch_politely(source, policy, robots, slot_reserved)
+    except Exception as error:
+        logger.exception("Checking source %s (%s) failed", source.pk, source.url)
+        return _Failed(started, f"checker error: {type(error).__name__}: {error}"[:500])
 
 
 def _fetch_politely(
@@ -705,7 +732,7 @@ def _update_sources(rows: list[tuple[int, dict[str, Any]]]) -> None:
             cursor.executemany(sql, params)
 
 
-def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
+def _record(fetched: list[tuple[Source, _Fetched | _Failed]]) -> list[SourceCheck]:
     """Judge each result and write the checks and the sources' refresh fields together.
 
     The rows are locked first, and a source whose URL was edited during its fetch is left
@@ -715,28 +742,7 @@ def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
     if not fetched:
         return []
     schedule = _schedule()
-    judged = [
-        (
-            source,
-            judge(
-                done.result,
-                done.page,
-                Stored(
-                    url=source.url,
-                    content_hash=source.content_hash,
-                    content_hash_version=source.content_hash_version,
-                    health=source.health,
-                    consecutive_failures=source.consecutive_failures,
-                    gone_streak=(
-                        _gone_streak(source.pk) if done.result.status in GONE_STATUSES else 0
-                    ),
-                ),
-                now=done.started,
-                schedule=schedule,
-            ),
-        )
-        for source, done in fetched
-    ]
+    judged = [(source, _judge(source, done, schedule)) for source, done in fetched]
     with transaction.atomic():
         current = dict(
             Source.objects.select_for_update()
@@ -749,6 +755,21 @@ def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
         return SourceCheck.objects.bulk_create(
             [SourceCheck(source_id=source.pk, **j.check) for source, j in kept]
         )
+
+
+def _judge(source: Source, done: _Fetched | _Failed, schedule: Schedule) -> Judgement:
+    gone = isinstance(done, _Fetched) and done.result.status in GONE_STATUSES
+    stored = Stored(
+        url=source.url,
+        content_hash=source.content_hash,
+        content_hash_version=source.content_hash_version,
+        health=source.health,
+        consecutive_failures=source.consecutive_failures,
+        gone_streak=_gone_streak(source.pk) if gone else 0,
+    )
+    if isinstance(done, _Failed):
+        return judge_failure(done.error, stored, now=done.started)
+    return judge(done.result, done.page, stored, now=done.started, schedule=schedule)
 
 
 def _page(result: FetchResult) -> PageMetadata | None:

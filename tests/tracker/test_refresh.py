@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trafilatura
 from django.db import connection
 from django.utils import timezone
 
@@ -240,6 +241,37 @@ def test_the_duration_counts_reading_robots_txt_too(server: LoopbackServer) -> N
 
     assert check.outcome == Outcome.OK
     assert check.duration_ms >= 350
+
+
+@pytest.mark.redis
+def test_a_check_that_raises_is_recorded_as_failed_and_the_others_stand(
+    server: LoopbackServer, with_redis: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page that trips the extraction library costs its own check only."""
+    real_extraction = trafilatura.bare_extraction
+
+    def trips_on_the_poison_page(tree: Any, **options: Any) -> Any:
+        if tree.findtext(".//title") == "Poison":
+            raise ValueError("the extractor tripped")
+        return real_extraction(tree, **options)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", trips_on_the_poison_page)
+    poison = b"<html><head><title>Poison</title></head><body><p>Text.</p></body></html>"
+    server.route("/poison", Reply(body=poison, headers=HTML))
+    server.route("/fine", Reply(body=ARTICLE, headers=HTML))
+    tripping = source_at(server, "/poison", health=Health.OK, etag='"kept"')
+    fine = source_at(server, "/fine")
+
+    report = services.sources_refresh(source_ids=[tripping.pk, fine.pk], force=True)
+
+    outcomes = {check.source_id: check.outcome for check in report.checks}
+    assert outcomes == {tripping.pk: Outcome.FAILED, fine.pk: Outcome.OK}
+    tripping.refresh_from_db()
+    assert tripping.health == Health.OK  # Says nothing about the page.
+    assert tripping.etag == '"kept"'
+    assert tripping.last_error == "checker error: ValueError: the extractor tripped"
+    assert tripping.consecutive_failures == 1
+    assert between(tripping.next_check_at, timedelta(hours=1), timedelta(hours=1.1))
 
 
 def test_it_stops_a_gzip_bomb_at_the_cap_and_keeps_the_health(

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from proposals.models import Actor, Category, Citation, Event, Measure, Position, event_facts
 from proposals.status import measure_status
-from tracker.models import Source
+from tracker.models import Source, fresh_refresh_state
 from tracker.urlnorm import InvalidSourceURL, normalize_url
 
 User = AbstractBaseUser | AnonymousUser | None
@@ -377,7 +377,11 @@ def source_create(*, user: User, fields: Mapping[str, Any]) -> Source:
 
 @transaction.atomic
 def source_update(*, source: Source, user: User, fields: Mapping[str, Any]) -> bool:
-    return _update(source, user=user, fields=_curator_fields(fields))
+    """Write a curator's edit; a new URL also resets the refresh state (checked anew, soon)."""
+    fields = _curator_fields(fields)
+    if "url" in fields and fields["url"] != source.url:
+        fields.update(fresh_refresh_state())
+    return _update(source, user=user, fields=fields)
 
 
 @transaction.atomic

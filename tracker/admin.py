@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.forms import ModelForm
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from tracker.models import REFRESH_FIELDS, Source, SourceCheck
+from tracker.models import REFRESH_FIELDS, Source, SourceCheck, fresh_refresh_state
 from tracker.services import sources_request_refresh
 
 RECENT_CHECKS = 20
@@ -60,6 +61,16 @@ class SourceAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
+
+    def save_model(
+        self, request: HttpRequest, obj: Source, form: ModelForm[Source], change: bool
+    ) -> None:
+        # The form has normalized the URL by now, so retyping it in another spelling is no
+        # change; a new address is checked anew, as through the API.
+        if change and obj.url != form.initial.get("url"):
+            for name, value in fresh_refresh_state().items():
+                setattr(obj, name, value)
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Check now", permissions=["change"])
     def check_now(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:

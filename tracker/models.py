@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -38,6 +39,17 @@ REFRESH_FIELDS = [
     "fetched_language",
     "last_error",
 ]
+
+
+def fresh_refresh_state() -> dict[str, Any]:
+    """Every refresh field at its default: never checked, due now.
+
+    What the refreshes of one address found says nothing about another, so a source whose URL
+    a curator changes starts again from here: the old validators would ask the new page for a
+    ``304``, the old hash would report its text as a change, and the old health would stand
+    for a page nobody has checked.
+    """
+    return {name: Source._meta.get_field(name).get_default() for name in REFRESH_FIELDS}
 
 
 class SourceQuerySet(models.QuerySet["Source"]):

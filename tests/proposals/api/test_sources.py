@@ -121,6 +121,63 @@ def test_curators_write_their_fields_and_never_the_refresh_fields(
     assert Source.objects.get().updated_at == before
 
 
+def checked_source(url: str) -> Source:
+    """A source as a few refreshes left it: validators, a hash, a health, a next check."""
+    return SourceFactory.create(
+        url=url,
+        title="INF text",
+        etag='"v1"',
+        last_modified="Tue, 01 Sep 2026 10:00:00 GMT",
+        content_hash="a" * 64,
+        content_hash_version="trafilatura-old",
+        health=Source.Health.CHANGED,
+        consecutive_failures=2,
+        fetched_title="Fetched",
+        last_checked_at=datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC),
+        next_check_at=datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC),
+    )
+
+
+def test_a_new_url_is_checked_anew_and_the_old_findings_are_dropped(curator: APIClient) -> None:
+    source = checked_source("https://www.un.org/inf")
+    etag = curator.get(f"{URL}{source.pk}/")["ETag"]
+
+    response = curator.patch(
+        f"{URL}{source.pk}/",
+        {"url": "https://treaties.un.org/inf"},
+        format="json",
+        HTTP_IF_MATCH=etag,
+    )
+
+    assert response.status_code == 200, response.json()
+    source.refresh_from_db()
+    assert (source.url, source.title) == ("https://treaties.un.org/inf", "INF text")
+    # Validators, hash and health belonged to the old address; due at the next tick.
+    assert (source.etag, source.last_modified, source.content_hash) == ("", "", "")
+    assert (source.health, source.consecutive_failures) == (Source.Health.UNCHECKED, 0)
+    assert (source.fetched_title, source.last_checked_at, source.next_check_at) == ("", None, None)
+
+
+def test_an_edit_that_keeps_the_url_keeps_the_refresh_state(curator: APIClient) -> None:
+    source = checked_source("https://www.un.org/inf")
+    etag = curator.get(f"{URL}{source.pk}/")["ETag"]
+
+    response = curator.patch(
+        f"{URL}{source.pk}/",
+        {"url": "https://WWW.UN.ORG/inf#text", "title": "INF Treaty text"},
+        format="json",
+        HTTP_IF_MATCH=etag,
+    )
+
+    assert response.status_code == 200, response.json()
+    source.refresh_from_db()
+    assert (source.title, source.etag, source.health) == (
+        "INF Treaty text",
+        '"v1"',
+        Source.Health.CHANGED,
+    )
+
+
 def test_a_cited_source_cannot_be_deleted(curator: APIClient) -> None:
     source = CitationFactory().source
     etag = curator.get(f"{URL}{source.pk}/")["ETag"]

@@ -49,7 +49,8 @@ def fresh_refresh_state() -> dict[str, Any]:
     ``304``, the old hash would report its text as a change, and the old health would stand
     for a page nobody has checked.
     """
-    return {name: Source._meta.get_field(name).get_default() for name in REFRESH_FIELDS}
+    fields = {field.name: field for field in Source._meta.concrete_fields}
+    return {name: fields[name].get_default() for name in REFRESH_FIELDS}
 
 
 class SourceQuerySet(models.QuerySet["Source"]):

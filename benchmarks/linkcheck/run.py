@@ -90,7 +90,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     add(
         "--batch",
         type=int,
-        help="sources per refresh task, TRACKER_REFRESH_BATCH (default: the service's)",
+        help="hosts per refresh task, TRACKER_REFRESH_BATCH (default: the service's)",
     )
     add(
         "--host-interval",

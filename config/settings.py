@@ -263,6 +263,13 @@ TRACKER_FETCH_DEADLINE = env_float("TRACKER_FETCH_DEADLINE", 30.0, minimum=1)
 TRACKER_FETCH_MAX_BYTES = env_int("TRACKER_FETCH_MAX_BYTES", 5 * 1024 * 1024)
 if TRACKER_FETCH_MAX_BYTES < 1024:
     raise ImproperlyConfigured("TRACKER_FETCH_MAX_BYTES must be at least 1024.")
+# A PEM file of the certificate authorities HTTPS sources are verified against, in place of the
+# public ones: for outbound traffic through an inspecting proxy with its own authority.
+TRACKER_FETCH_CA_BUNDLE = os.environ.get("TRACKER_FETCH_CA_BUNDLE", "")
+if TRACKER_FETCH_CA_BUNDLE and not Path(TRACKER_FETCH_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(
+        f"TRACKER_FETCH_CA_BUNDLE must name a PEM file, not {TRACKER_FETCH_CA_BUNDLE!r}"
+    )
 # How often a healthy source is checked; failures back off from one hour, doubling up to a week.
 TRACKER_CHECK_INTERVAL_HOURS = env_float("TRACKER_CHECK_INTERVAL_HOURS", 24.0, minimum=1)
 # Fewest seconds between two fetches from one host, across all workers (robots.txt's

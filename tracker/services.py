@@ -69,7 +69,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from tracker.fetcher import FetchPolicy, FetchResult, fetch, make_session
@@ -140,6 +141,7 @@ def fetch_policy() -> FetchPolicy:
         frozenset(ports) if ports is not None else None,
         settings.TRACKER_FETCH_DEADLINE,
         settings.TRACKER_FETCH_MAX_BYTES,
+        settings.TRACKER_FETCH_CA_BUNDLE,
     )
 
 
@@ -150,6 +152,7 @@ def _policy(
     ports: frozenset[int] | None,
     deadline: float,
     max_bytes: int,
+    ca_bundle: str,
 ) -> FetchPolicy:
     # Built once per configuration: parsing the networks on every check is wasted work.
     return FetchPolicy(
@@ -158,6 +161,7 @@ def _policy(
         allowed_ports=ports,
         deadline=deadline,
         max_bytes=max_bytes,
+        ca_bundle=ca_bundle,
     )
 
 
@@ -742,7 +746,17 @@ def _record(fetched: list[tuple[Source, _Fetched | _Failed]]) -> list[SourceChec
     if not fetched:
         return []
     schedule = _schedule()
-    judged = [(source, _judge(source, done, schedule)) for source, done in fetched]
+    streaks = _gone_streaks(
+        [
+            source.pk
+            for source, done in fetched
+            if isinstance(done, _Fetched) and done.result.status in GONE_STATUSES
+        ]
+    )
+    judged = [
+        (source, _judge(source, done, schedule, streaks.get(source.pk, 0)))
+        for source, done in fetched
+    ]
     with transaction.atomic():
         current = dict(
             Source.objects.select_for_update()
@@ -757,15 +771,16 @@ def _record(fetched: list[tuple[Source, _Fetched | _Failed]]) -> list[SourceChec
         )
 
 
-def _judge(source: Source, done: _Fetched | _Failed, schedule: Schedule) -> Judgement:
-    gone = isinstance(done, _Fetched) and done.result.status in GONE_STATUSES
+def _judge(
+    source: Source, done: _Fetched | _Failed, schedule: Schedule, gone_streak: int
+) -> Judgement:
     stored = Stored(
         url=source.url,
         content_hash=source.content_hash,
         content_hash_version=source.content_hash_version,
         health=source.health,
         consecutive_failures=source.consecutive_failures,
-        gone_streak=_gone_streak(source.pk) if gone else 0,
+        gone_streak=gone_streak,
     )
     if isinstance(done, _Failed):
         return judge_failure(done.error, stored, now=done.started)
@@ -778,13 +793,35 @@ def _page(result: FetchResult) -> PageMetadata | None:
     return extract(result.body, url=result.final_url, content_type=result.content_type)
 
 
-def _gone_streak(source_id: int) -> int:
-    """How many of the latest checks, newest first, found the page gone (up to what matters)."""
-    latest = SourceCheck.objects.filter(source_id=source_id).order_by("-checked_at", "-id")
-    outcomes = latest.values_list("outcome", flat=True)[: max(0, settings.TRACKER_BROKEN_AFTER - 1)]
-    streak = 0
-    for outcome in outcomes:
-        if outcome != SourceCheck.Outcome.GONE:
-            break
-        streak += 1
-    return streak
+def _gone_streaks(source_ids: list[int]) -> dict[int, int]:
+    """How many of each source's latest checks, newest first, found the page gone.
+
+    Counted up to what matters (``TRACKER_BROKEN_AFTER - 1``), for all the sources in one
+    query, however many of a batch answered 404 or 410.
+    """
+    depth = settings.TRACKER_BROKEN_AFTER - 1
+    if not source_ids or depth < 1:
+        return {}
+    latest = (
+        SourceCheck.objects.filter(source_id__in=source_ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("source_id"),
+                order_by=[F("checked_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=depth)
+        .order_by("source_id", "rank")
+        .values_list("source_id", "outcome")
+    )
+    streaks: dict[int, int] = {}
+    ended: set[int] = set()
+    for source_id, outcome in latest:
+        if source_id in ended:
+            continue
+        if outcome == SourceCheck.Outcome.GONE:
+            streaks[source_id] = streaks.get(source_id, 0) + 1
+        else:
+            ended.add(source_id)
+    return streaks

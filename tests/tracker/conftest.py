@@ -6,11 +6,14 @@ pipeline's fixtures (settings that reach loopback, a Celery app on an in-memory 
 
 from __future__ import annotations
 
+import ssl
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from celery import Celery
 from celery.contrib.testing.app import TestApp, setup_default_app
 from django.core.cache import caches
@@ -120,3 +123,23 @@ def queued_with_eta(app: Celery, task_name: str) -> list[tuple[tuple[Any, ...], 
         finally:
             queue.close()
     return found
+
+
+@pytest.fixture(scope="session")
+def authority() -> trustme.CA:
+    """A certificate authority made for these tests, trusted only where a test says so."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_bundle(authority: trustme.CA, tmp_path: Path) -> str:
+    path = tmp_path / "authority.pem"
+    authority.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def https_server(authority: trustme.CA, *names: str) -> LoopbackServer:
+    """An HTTPS server on 127.0.0.1 whose certificate, from ``authority``, names ``names``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(*names).configure_cert(context)
+    return LoopbackServer(tls=context)

@@ -16,6 +16,7 @@ slow drip), or write raw bytes, headers included.
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -65,15 +66,22 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    """A threading server bound to ``host`` (127.0.0.1 by default) on a free port."""
+    """A threading server bound to ``host`` (127.0.0.1 by default) on a free port.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    With ``tls`` (a server-side context holding a certificate), it speaks HTTPS: each
+    connection's handshake runs as it is accepted.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.scheme = "https" if tls else "http"
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = _Server((host, 0), self._handler_class())
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self.port: int = self._httpd.server_address[1]
         # A short poll interval: shutdown() waits for the loop to notice, once per test.
         self._thread = threading.Thread(
@@ -107,7 +115,7 @@ class LoopbackServer:
 
     @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.origin + path

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 import requests
+import trustme
 
+from tests.tracker.conftest import https_server
 from tests.tracker.httpserver import LoopbackServer, RecordedRequest, Reply
 from tracker.fetcher import FetchPolicy, fetch, make_session, parse_retry_after
 from tracker.robots import InMemoryRobotsStore, RedisRobotsStore, RobotsChecker
@@ -557,3 +559,55 @@ def test_it_reuses_a_session_built_for_the_policy(
 def test_it_refuses_a_session_without_the_address_checks(policy: FetchPolicy) -> None:
     with pytest.raises(ValueError, match="make_session"):
         fetch("http://127.0.0.1/", policy=policy, session=requests.Session())
+
+
+# --- HTTPS ----------------------------------------------------------------------------------
+
+
+def test_it_fetches_over_https_checking_the_certificate_and_name(
+    authority: trustme.CA, ca_bundle: str, policy: FetchPolicy
+) -> None:
+    """The address is pinned after resolving "localhost"; the name still goes to SNI and to
+    the certificate check."""
+    trusting = dataclasses.replace(policy, ca_bundle=ca_bundle)
+    with https_server(authority, "localhost") as server:
+        server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+        url = f"https://localhost:{server.port}/analysis"
+
+        result = fetch(url, policy=trusting)
+
+    assert result.ok, result.error
+    assert (result.status, result.body, result.final_url) == (200, ARTICLE, url)
+
+
+@pytest.mark.parametrize(
+    ("names", "trusted", "reason"),
+    [
+        # A trusted certificate for another name (not for the pinned address either).
+        (("tracker.example.org", "127.0.0.1"), True, "hostname 'localhost' doesn't match"),
+        # The right name, from an authority nobody trusts.
+        (("localhost",), False, "certificate verify failed"),
+    ],
+)
+def test_it_refuses_a_certificate_it_cannot_verify(
+    authority: trustme.CA,
+    ca_bundle: str,
+    policy: FetchPolicy,
+    names: tuple[str, ...],
+    trusted: bool,
+    reason: str,
+) -> None:
+    checking = dataclasses.replace(policy, ca_bundle=ca_bundle) if trusted else policy
+    with https_server(authority, *names) as server:
+        server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+
+        result = fetch(f"https://localhost:{server.port}/analysis", policy=checking)
+
+        assert (result.error_kind, result.status, result.body) == ("tls", None, b"")
+        assert reason in result.error
+        assert server.requests == []  # Nothing was sent over the unverified connection.
+
+
+def test_a_ca_bundle_must_exist(policy: FetchPolicy, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a file"):
+        dataclasses.replace(policy, ca_bundle=str(tmp_path / "missing.pem"))

@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 import trafilatura
+import trustme
 from django.db import connection
 from django.utils import timezone
 
-from tests.factories import SourceFactory
+from tests.factories import SourceCheckFactory, SourceFactory
+from tests.tracker.conftest import https_server
 from tests.tracker.httpserver import LoopbackServer, RecordedRequest, Reply
 from tracker import services
 from tracker.metadata import EXTRACTOR_VERSION
@@ -95,6 +97,21 @@ def test_it_records_an_article_beside_what_the_curator_typed(server: LoopbackSer
     assert source.history.count() == history_before
 
 
+def test_it_checks_an_https_source_against_the_configured_authority(
+    authority: trustme.CA, ca_bundle: str, settings: Any
+) -> None:
+    settings.TRACKER_FETCH_CA_BUNDLE = ca_bundle
+    with https_server(authority, "localhost") as server:
+        server.route("/robots.txt", Reply(status=404))
+        server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+        source = SourceFactory.create(url=f"https://localhost:{server.port}/analysis")
+
+        check = refresh(source)
+
+    assert (check.outcome, check.http_status, source.health) == (Outcome.OK, 200, Health.OK)
+    assert source.fetched_title
+
+
 def test_it_follows_a_redirect_chain_and_records_where_it_ends(server: LoopbackServer) -> None:
     server.route("/old", Reply(status=301, headers={"Location": "/moved"}))
     server.route("/moved", Reply(status=302, headers={"Location": "/final"}))
@@ -160,6 +177,36 @@ def test_it_marks_a_source_broken_only_after_repeated_404(server: LoopbackServer
     assert source.last_error == "HTTP 404: the page is gone"
     # Backoff doubled with each failure: one hour, two, then four.
     assert between(source.next_check_at, timedelta(hours=4), timedelta(hours=4.4))
+
+
+@pytest.mark.redis
+def test_a_batch_judges_each_gone_page_by_its_own_history(
+    server: LoopbackServer, with_redis: None
+) -> None:
+    """Gone twice before, gone twice with a success between, never checked: one query."""
+    histories = {
+        "/twice": [Outcome.GONE, Outcome.GONE],
+        "/interrupted": [Outcome.GONE, Outcome.OK, Outcome.GONE],
+        "/new": [],
+    }
+    sources = {}
+    for path, outcomes in histories.items():
+        server.route(path, Reply(status=410))
+        sources[path] = source_at(server, path)
+        for outcome in outcomes:  # Oldest first.
+            SourceCheckFactory.create(source=sources[path], outcome=outcome)
+
+    services.sources_refresh(source_ids=[s.pk for s in sources.values()], force=True)
+
+    healths = {}
+    for path, source in sources.items():
+        source.refresh_from_db()
+        healths[path] = source.health
+    assert healths == {
+        "/twice": Health.BROKEN,  # The third gone in a row.
+        "/interrupted": Health.UNREACHABLE,
+        "/new": Health.UNREACHABLE,
+    }
 
 
 def test_it_counts_gone_checks_afresh_after_a_success(server: LoopbackServer) -> None:
@@ -665,15 +712,18 @@ def test_a_batch_writes_in_the_same_number_of_queries_whatever_its_size(
     size: int,
     django_assert_num_queries: Callable[..., Any],
 ) -> None:
-    """Read the sources; then, in a transaction (a savepoint inside the test's), lock them,
-    write one UPDATE per set of fields (here two: new pages and 304s) and one INSERT."""
+    """Read the sources and the latest checks of those gone; then, in a transaction (a
+    savepoint inside the test's), lock them, write one UPDATE per set of fields (here three:
+    new pages, 304s and gone pages) and one INSERT."""
     server.route("/same", with_etag(ARTICLE, '"s1"'))
     for n in range(size):
         server.route(f"/new{n}", Reply(body=ARTICLE, headers=HTML))
+        server.route(f"/gone{n}", Reply(status=404))
     ids = [source_at(server, f"/new{n}").pk for n in range(size)]
     ids += [source_at(server, f"/same?{n}", etag='"s1"').pk for n in range(size)]
+    ids += [source_at(server, f"/gone{n}").pk for n in range(size)]
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         report = services.sources_refresh(source_ids=ids, force=True)
 
-    assert len(report.checks) == 2 * size
+    assert len(report.checks) == 3 * size

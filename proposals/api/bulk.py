@@ -6,6 +6,7 @@ natural keys, so a client may re-send the same document safely.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
 from proposals.api.feeds import (
     CSV_PARAMETER_ERRORS,
     PARAMETER_ERRORS,
@@ -93,6 +95,7 @@ class ExportView(CSVOrJSONView):
             "leading apostrophe; the JSON export holds the exact text."
         ),
         parameters=[
+            IF_NONE_MATCH,
             format_parameter("`csv` for one table as CSV (needs `table`); JSON otherwise."),
             OpenApiParameter(
                 "table",
@@ -108,11 +111,16 @@ class ExportView(CSVOrJSONView):
             (200, "text/csv"): OpenApiResponse(
                 response=OpenApiTypes.STR, description="One table as CSV."
             ),
+            **NOT_MODIFIED,
             (400, "application/json"): PARAMETER_ERRORS,
             (400, "text/csv"): CSV_PARAMETER_ERRORS,
         },
     )
     def get(self, request: Request) -> HttpResponseBase:
+        # Like the lists: an ETag from the data version, so a current copy costs one query.
+        return conditional_list(request, functools.partial(self.document, request))
+
+    def document(self, request: Request) -> HttpResponseBase:
         parameters = ExportParameters(data=request.query_params)
         parameters.is_valid(raise_exception=True)
         today = timezone.localdate().isoformat()

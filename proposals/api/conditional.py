@@ -32,12 +32,15 @@ import datetime
 import functools
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.db import connection
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import http_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -45,6 +48,17 @@ from rest_framework.response import Response
 
 from proposals.models import Actor, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
+
+HttpResponseT = TypeVar("HttpResponseT", bound=HttpResponseBase)
+
+# How the reads that answer 304 document it.
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The `ETag` of your copy: 304 Not Modified without a body if it is current.",
+)
+NOT_MODIFIED = {304: OpenApiResponse(description="Your copy (`If-None-Match`) is current.")}
 
 # Bump when the shape of any response changes, so ETags handed out before stop matching.
 REPRESENTATION_VERSION = "1"
@@ -175,7 +189,9 @@ def wants_validators(request: Request) -> bool:
     return getattr(renderer, "format", None) != "api"
 
 
-def conditional_list(request: Request, build: Callable[[], Response]) -> Response:
+def conditional_list(
+    request: Request, build: Callable[[], HttpResponseT]
+) -> HttpResponseT | Response:
     """Answer a list read: 304 after one query if ``If-None-Match`` is current, else ``build()``
     with its ``ETag``."""
     if not wants_validators(request):

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from django.db.models import Exists, OuterRef, Value
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
 from proposals.api.renderers import CSVRenderer
 from proposals.changefeed import ACTIONS, TABLES, Cursor, InvalidCursor, changes_since
 from proposals.models import Actor, Category, Measure, Position
@@ -264,17 +267,23 @@ class MatrixView(CSVOrJSONView):
                 "actor", "Only these actors, by code (e.g. `CHN`). Repeat or use commas."
             ),
             format_parameter("`csv` for the grid as CSV; JSON otherwise."),
+            IF_NONE_MATCH,
         ],
         responses={
             (200, "application/json"): MatrixSerializer,
             (200, "text/csv"): OpenApiResponse(
                 response=OpenApiTypes.STR, description="The grid as CSV."
             ),
+            **NOT_MODIFIED,
             (400, "application/json"): PARAMETER_ERRORS,
             (400, "text/csv"): CSV_PARAMETER_ERRORS,
         },
     )
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: Request) -> HttpResponseBase:
+        # Like the lists: an ETag from the data version, so a current copy costs one query.
+        return conditional_list(request, functools.partial(self.grid, request))
+
+    def grid(self, request: Request) -> HttpResponseBase:
         parameters = MatrixParameters(data=request.query_params)
         parameters.is_valid(raise_exception=True)
         given = parameters.validated_data

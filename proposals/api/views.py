@@ -38,6 +38,8 @@ from proposals import services
 from proposals.api import filtersets
 from proposals.api import serializers as api
 from proposals.api.conditional import (
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
     check_write_precondition,
     conditional_list,
     detail_response,
@@ -106,12 +108,6 @@ ERRORS = {
     428: OpenApiResponse(description="`If-Match` is missing on a write to an existing object."),
     429: OpenApiResponse(description="Throttled; see `Retry-After`."),
 }
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="The `ETag` of your copy: 304 Not Modified without a body if it is current.",
-)
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -125,7 +121,6 @@ AS_OF = OpenApiParameter(
     description="YYYY-MM-DD: statuses, participations and stances as they stood that day, "
     "events and positions after it left out. Default: today.",
 )
-NOT_MODIFIED = {304: OpenApiResponse(description="Your copy (`If-None-Match`) is current.")}
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -36,6 +36,10 @@ class TestReads:
             "/api/v1/positions/",
             "/api/v1/sources/",
             "/api/v1/citations/",
+            "/api/v1/matrix/",
+            "/api/v1/matrix/?format=csv&as_of=2000-01-01",
+            "/api/v1/export/",
+            "/api/v1/export/?format=csv&table=measures",
         ],
     )
     def test_a_current_etag_gets_a_bodiless_304(self, anonymous: APIClient, path: str) -> None:
@@ -54,6 +58,20 @@ class TestReads:
         # Only the data version: no count, no page, no serialization.
         with django_assert_num_queries(1):
             assert anonymous.get(URL, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+    @pytest.mark.parametrize("path", ["/api/v1/matrix/", "/api/v1/export/"])
+    def test_a_current_matrix_or_export_costs_one_query_and_a_write_makes_it_stale(
+        self, anonymous: APIClient, django_assert_num_queries: Any, path: str
+    ) -> None:
+        etag = anonymous.get(path)["ETag"]
+        with django_assert_num_queries(1):
+            assert anonymous.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+        ActorFactory()
+
+        fresh = anonymous.get(path, HTTP_IF_NONE_MATCH=etag)
+        assert fresh.status_code == 200
+        assert fresh["ETag"] != etag
 
     def test_list_etags_differ_by_query_and_format(self, anonymous: APIClient) -> None:
         plain = anonymous.get(URL)["ETag"]

@@ -38,7 +38,9 @@ Contract
     stays busy past ``HOST_WAIT_IN_TASK``), in which case it is back on the schedule for when
     the host is free. A shorter wait is slept through. The sources of a lane after one handed
     back are deferred to that moment too, and so are those a lane has not started when the
-    task nears its soft time limit (see ``_task_budget``), to the next tick.
+    task nears its soft time limit (see ``_task_budget``), to the next tick. A check that
+    raises (a bug, Redis out of reach mid-task) is recorded as ``failed`` with its error
+    (:func:`tracker.health.judge_failure`), and the batch's other checks are written as usual.
     ``source_refresh(source_id=..., force=False)`` is the same for one source.
 
 ``sources_request_refresh(sources=...) -> list[int]`` and ``source_request_refresh(source=...)``

@@ -316,7 +316,21 @@ class SourceFilterSet(StrictFilterSet):
         "matches `www.un.org`).",
     )
     is_primary = StrictBooleanFilter(help_text="`true` or `false`.")
-    ordering = StrictOrderingFilter(fields=("url", "updated_at", "last_checked_at"))
+    content_changed_since = filters.IsoDateTimeFilter(
+        field_name="content_changed_at",
+        lookup_expr="gte",
+        help_text="ISO 8601 date-time (`2026-11-23T00:00:00Z`): sources whose main text was "
+        "last seen to change at or after it (page chrome and ads do not count).",
+    )
+    checked_since = filters.IsoDateTimeFilter(
+        field_name="last_checked_at",
+        lookup_expr="gte",
+        help_text="ISO 8601 date-time: sources last checked at or after it. With `health`, "
+        "for example, what broke since then: `?health=broken&checked_since=…`.",
+    )
+    ordering = StrictOrderingFilter(
+        fields=("url", "updated_at", "last_checked_at", "content_changed_at")
+    )
 
     class Meta:
         model = Source
@@ -349,6 +363,11 @@ class CitationFilterSet(StrictFilterSet):
 
 class SourceCheckFilterSet(StrictFilterSet):
     outcome = filters.MultipleChoiceFilter(choices=SourceCheck.Outcome.choices, distinct=False)
+    since = filters.IsoDateTimeFilter(
+        field_name="checked_at",
+        lookup_expr="gte",
+        help_text="ISO 8601 date-time: only checks made at or after it.",
+    )
 
     class Meta:
         model = SourceCheck

@@ -86,6 +86,59 @@ def test_filters_over_http(anonymous: APIClient) -> None:
     assert anonymous.get(URL, {"host": "un.org/a"}).status_code == 400
 
 
+def test_what_changed_or_broke_since_a_moment(anonymous: APIClient) -> None:
+    monday = datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC)
+    day = datetime.timedelta(days=1)
+    SourceFactory(
+        url="https://www.un.org/rewritten",
+        health="changed",
+        content_changed_at=monday + day,
+        last_checked_at=monday + day,
+    )
+    SourceFactory(
+        url="https://www.un.org/rewritten-long-ago",
+        health="ok",
+        content_changed_at=monday - 30 * day,
+        last_checked_at=monday + day,
+    )
+    SourceFactory(url="https://www.un.org/gone", health="broken", last_checked_at=monday + day)
+    SourceFactory(
+        url="https://www.un.org/gone-before", health="broken", last_checked_at=monday - day
+    )
+
+    def urls(**params: str) -> list[str]:
+        response = anonymous.get(URL, params)
+        assert response.status_code == 200, response.json()
+        return [s["url"] for s in response.json()["results"]]
+
+    since = "2026-11-23T00:00:00Z"
+    assert urls(content_changed_since=since) == ["https://www.un.org/rewritten"]
+    assert urls(health="broken", checked_since=since) == ["https://www.un.org/gone"]
+    assert urls(ordering="-content_changed_at", content_changed_since="2026-01-01T00:00:00Z") == [
+        "https://www.un.org/rewritten",
+        "https://www.un.org/rewritten-long-ago",
+    ]
+    refused = anonymous.get(URL, {"checked_since": "last monday"})
+    assert refused.status_code == 400
+    assert "checked_since" in refused.json()
+
+
+def test_the_check_history_since_a_moment(anonymous: APIClient) -> None:
+    source = SourceFactory()
+    for day in (20, 24, 26):
+        SourceCheckFactory(
+            source=source, checked_at=datetime.datetime(2026, 11, day, tzinfo=datetime.UTC)
+        )
+
+    response = anonymous.get(f"{URL}{source.pk}/checks/", {"since": "2026-11-23T00:00:00Z"})
+
+    assert response.status_code == 200
+    assert [c["checked_at"][:10] for c in response.json()["results"]] == [
+        "2026-11-26",
+        "2026-11-24",
+    ]
+
+
 def test_curators_write_their_fields_and_never_the_refresh_fields(
     curator: APIClient,
 ) -> None:

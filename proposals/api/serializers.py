@@ -759,11 +759,9 @@ class MeasureSlugField(serializers.SlugRelatedField[Measure]):
         super().__init__(slug_field="slug", queryset=Measure.objects.all(), **kwargs)
 
 
-class EventItemInput(serializers.Serializer[Any]):
-    """An event inside a measure write: with ``id`` it updates that event, without one it is
-    created."""
+class EventFields(serializers.Serializer[Any]):
+    """What a curator writes of an event, alone or inside its measure."""
 
-    id = serializers.IntegerField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=Event.Kind.choices)
     date = serializers.DateField()
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
@@ -773,15 +771,27 @@ class EventItemInput(serializers.Serializer[Any]):
     description = serializers.CharField(allow_blank=True, default="")
 
 
-class PositionItemInput(serializers.Serializer[Any]):
-    """A position inside a measure write (``id`` as for events)."""
+class PositionFields(serializers.Serializer[Any]):
+    """What a curator writes of a position, alone or inside its measure."""
 
-    id = serializers.IntegerField(required=False, allow_null=True)
     actor = ActorCodeField()
     stance = serializers.ChoiceField(choices=Position.Stance.choices)
     date = serializers.DateField()
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
     quote = serializers.CharField(allow_blank=True, default="")
+
+
+class EventItemInput(EventFields):
+    """An event inside a measure write: with ``id`` it updates that event, without one it is
+    created."""
+
+    id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class PositionItemInput(PositionFields):
+    """A position inside a measure write (``id`` as for events)."""
+
+    id = serializers.IntegerField(required=False, allow_null=True)
 
 
 class MeasureInput(serializers.Serializer[Any]):
@@ -830,24 +840,12 @@ class ActorInput(serializers.Serializer[Any]):
         return value.strip().upper()
 
 
-class EventInput(serializers.Serializer[Any]):
+class EventInput(EventFields):
     measure = MeasureSlugField()
-    kind = serializers.ChoiceField(choices=Event.Kind.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
-    actor = ActorCodeField(allow_null=True, required=False, default=None)
-    scope_note = serializers.CharField(allow_blank=True, max_length=500, default="")
-    certainty = serializers.ChoiceField(choices=Certainty.choices, default="confirmed")
-    description = serializers.CharField(allow_blank=True, default="")
 
 
-class PositionInput(serializers.Serializer[Any]):
+class PositionInput(PositionFields):
     measure = MeasureSlugField()
-    actor = ActorCodeField()
-    stance = serializers.ChoiceField(choices=Position.Stance.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
-    quote = serializers.CharField(allow_blank=True, default="")
 
 
 class SourceInput(serializers.Serializer[Any]):

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from django.db import connection
+from celery.signals import task_postrun
+from django.db import connection, connections
 
 from tests.factories import SourceFactory
 from tests.tracker.httpserver import LoopbackServer, Reply
@@ -32,14 +33,27 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 def worker(
     celery_app: Celery, redis_url: str, redis_client: Any, loopback_settings: Any
 ) -> Iterator[Celery]:
-    """A worker thread consuming from Redis, with the tracker's shared state in Redis too."""
+    """A worker thread consuming from Redis, with the tracker's shared state in Redis too.
+
+    Its tasks run in its own thread, with a database connection of their own that nothing
+    would close (the service reuses connections across tasks): closed after each task here, so
+    none outlives the test and holds the test database open.
+    """
     loopback_settings.REDIS_URL = redis_url
     celery_app.conf.update(
         broker_url=redis_url, broker_transport_options={"visibility_timeout": 3600}
     )
-    with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
-        yield celery_app
+    task_postrun.connect(close_this_threads_connections)
+    try:
+        with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
+            yield celery_app
+    finally:
+        task_postrun.disconnect(close_this_threads_connections)
     connection.close()
+
+
+def close_this_threads_connections(**kwargs: Any) -> None:
+    connections.close_all()
 
 
 def wait_for_checks(count: int, *, timeout: float = 30) -> list[SourceCheck]:

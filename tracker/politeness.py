@@ -22,6 +22,12 @@ host with N queued pages costs on the order of N² attempts. The caller should r
 
 The interval is the caller's choice; a sensible one is the larger of robots.txt's Crawl-delay
 and a floor of a second or so.
+
+What is exact is the schedule: turns handed out for one host are at least the interval apart.
+A caller starts its fetch at its turn or, when its process is busy, a little after, so two
+fetches can come closer than the interval by that lateness (measured under full load on two
+cores at 0.1 s: 2 % of a host's consecutive fetches more than 5 ms closer, the closest 61 ms
+apart). The rate over any longer stretch never exceeds one per interval.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ What is exact is the schedule: turns handed out for one host are at least the in
 A caller starts its fetch at its turn or, when its process is busy, a little after, so two
 fetches can come closer than the interval by that lateness (measured under full load on two
 cores at 0.1 s: 2 % of a host's consecutive fetches more than 5 ms closer, the closest 61 ms
-apart). The rate over any longer stretch never exceeds one per interval.
+apart). Lateness does not add up to a burst: while fetches start less than an interval late,
+the n-th turn after any fetch is at least n - 1 intervals after it.
 """
 
 from __future__ import annotations

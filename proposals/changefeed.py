@@ -34,7 +34,9 @@ Limits, stated so nobody relies on more: a history row updated in place later (i
 account deleted, which sets ``history_user`` to null) gets a new ``xmin`` and is served again;
 transaction numbers are widened from the 32 bits ``xmin`` holds relative to the current one, so
 a cursor two billion transactions old is meaningless; and each poll scans the history tables
-(``xmin`` has no index). A change-log table with a stored, indexed 64-bit transaction id
+(``xmin`` has no index). Measured on the API benchmark's dataset with its history (43,116
+history rows, PostgreSQL 15, 2 cores): a poll at the end of the feed takes 19.5 ms, growing
+in step with the history. A change-log table with a stored, indexed 64-bit transaction id
 (``pg_current_xact_id()``) would remove all three.
 
 **Entries.** One per history row: the table, the row's id and natural key, ``created`` /

@@ -134,9 +134,6 @@ def judge(
     failures = stored.consecutive_failures + 1
     jitter = _jitter(stored.url)
 
-    def backoff(retry_after: int | None = None) -> datetime:
-        return _backoff(stored, now, retry_after)
-
     def failed(outcome: str, health: str, next_check_at: datetime) -> Judgement:
         source.update(health=health, consecutive_failures=failures, next_check_at=next_check_at)
         return Judgement(outcome, {**check, "outcome": outcome}, source)
@@ -151,18 +148,24 @@ def judge(
     if result.error_kind in BLOCKING_ERRORS:
         return failed(Outcome.BLOCKED, Health.BLOCKED, regular)
     if result.error_kind in NETWORK_ERRORS:
-        return failed(Outcome.NETWORK_ERROR, Health.UNREACHABLE, backoff())
+        return failed(Outcome.NETWORK_ERROR, Health.UNREACHABLE, _backoff(stored, now))
     if result.error_kind is not None:  # too_many_redirects
-        return failed(Outcome.HTTP_ERROR, Health.UNREACHABLE, backoff())
+        return failed(Outcome.HTTP_ERROR, Health.UNREACHABLE, _backoff(stored, now))
 
     status = result.status or 0
     if status in GONE_STATUSES:
         broken = stored.gone_streak + 1 >= schedule.broken_after
         check["error"] = source["last_error"] = f"HTTP {status}: the page is gone"
-        return failed(Outcome.GONE, Health.BROKEN if broken else Health.UNREACHABLE, backoff())
+        return failed(
+            Outcome.GONE, Health.BROKEN if broken else Health.UNREACHABLE, _backoff(stored, now)
+        )
     if not (result.not_modified or 200 <= status < 300):
         check["error"] = source["last_error"] = f"HTTP {status}"
-        return failed(Outcome.HTTP_ERROR, Health.UNREACHABLE, backoff(result.retry_after_seconds))
+        return failed(
+            Outcome.HTTP_ERROR,
+            Health.UNREACHABLE,
+            _backoff(stored, now, result.retry_after_seconds),
+        )
 
     source.update(consecutive_failures=0, last_error="")
     if result.not_modified:

@@ -72,13 +72,13 @@ class MeasureAdmin(SimpleHistoryAdmin):
     list_filter = ["categories", "status", "form", "scope", "venue"]
     search_fields = ["title", "slug", "summary", "venue"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["parent"]
+    autocomplete_fields = ["parent", "parties"]
     filter_horizontal = ["categories"]
     readonly_fields = ["status", "status_rule_note", "created_at", "updated_at"]
     inlines = [EventInline, PositionInline, MeasureCitationInline]
     fieldsets = [
         (None, {"fields": ["title", "slug", "summary", "categories"]}),
-        ("Form", {"fields": ["form", "scope", "venue", "parent", "parameters"]}),
+        ("Form", {"fields": ["form", "scope", "parties", "venue", "parent", "parameters"]}),
         ("Derived", {"fields": ["status", "status_rule_note", "created_at", "updated_at"]}),
     ]
 
@@ -106,31 +106,42 @@ class MeasureAdmin(SimpleHistoryAdmin):
         historical_records: Sequence[Any],
         foreign_keys_are_objs: bool = True,
     ) -> None:
-        """The history page's before/after, with category changes read in one query.
+        """The history page's before/after, with category and party changes read in one query
+        each.
 
-        The stock diff reads the categories of every version with two queries per version.
+        The stock diff reads each many-to-many field of every version with two queries per
+        version.
         """
         records = list(historical_records)
-        through = Measure.history.model._meta.get_field(
-            "historicalmeasure_categories"
-        ).related_model
-        # In the shape the history template expects for a many-to-many value.
-        categories: dict[int, list[dict[str, str]]] = defaultdict(list)
-        rows = through.objects.filter(history__in=[r.history_id for r in records])
-        for history_id, code in rows.order_by("category").values_list("history", "category"):
-            categories[history_id].append({"category": code})
+        history_ids = [r.history_id for r in records]
+        # {field: {history id: rows in the shape the history template expects}}
+        lists: dict[str, dict[int, list[dict[str, str]]]] = {}
+        for name, column, shown in (
+            ("categories", "category", "category"),
+            ("parties", "actor", "actor__code"),
+        ):
+            through = Measure.history.model._meta.get_field(
+                f"historicalmeasure_{name}"
+            ).related_model
+            rows = through.objects.filter(history__in=history_ids).order_by(shown)
+            lists[name] = defaultdict(list)
+            for history_id, value in rows.values_list("history", shown):
+                lists[name][history_id].append({column: value})
         for newer, older in itertools.pairwise(records):
             delta = newer.diff_against(
-                older, excluded_fields=["categories"], foreign_keys_are_objs=foreign_keys_are_objs
+                older,
+                excluded_fields=list(lists),
+                foreign_keys_are_objs=foreign_keys_are_objs,
             )
-            before, after = categories[older.history_id], categories[newer.history_id]
-            if before != after:
-                delta = ModelDelta(
-                    changes=[*delta.changes, ModelChange("categories", before, after)],
-                    changed_fields=[*delta.changed_fields, "categories"],
-                    old_record=delta.old_record,
-                    new_record=delta.new_record,
-                )
+            for name, values in lists.items():
+                before, after = values[older.history_id], values[newer.history_id]
+                if before != after:
+                    delta = ModelDelta(
+                        changes=[*delta.changes, ModelChange(name, before, after)],
+                        changed_fields=[*delta.changed_fields, name],
+                        old_record=delta.old_record,
+                        new_record=delta.new_record,
+                    )
             helper = self.get_historical_record_context_helper(request, newer)
             newer.history_delta_changes = helper.context_for_delta_changes(delta)
 

@@ -303,7 +303,7 @@ class _Importer:
         return source
 
     def import_measures(self, rows: list[dict[str, Any]]) -> None:
-        existing = {m.slug: m for m in Measure.objects.prefetch_related("categories")}
+        existing = {m.slug: m for m in Measure.objects.prefetch_related("categories", "parties")}
         measures: dict[str, Measure] = {}
         for row in rows:
             self.progress(1)
@@ -327,6 +327,8 @@ class _Importer:
             measures[slug] = measure
             self.touched_measures.append(measure)
             self._set_categories(measure, slug, row.get("categories"))
+            if "parties" in row:
+                self._set_parties(measure, slug, row["parties"])
             self.import_citations(
                 self._rows(row.get("citations"), "citations", slug), slug, measure=measure
             )
@@ -347,6 +349,21 @@ class _Importer:
         if current == set(codes) or (current and not self.update_existing):
             return
         measure.categories.set([self.categories[code] for code in codes])
+        self._mark_updated("measures", slug)
+
+    def _set_parties(self, measure: Measure, slug: str, codes: Any) -> None:
+        if not isinstance(codes, list):
+            self._reject("measures", slug, "parties: give a list of actor codes")
+            return
+        wanted = {_code(code) for code in codes}
+        unknown = sorted(code for code in wanted if code not in self.actors)
+        if unknown:
+            self._reject("measures", slug, f"parties: {unknown} are not actors")
+            return
+        current = {a.code for a in measure.parties.all()}
+        if current == wanted or (current and not self.update_existing):
+            return
+        measure.parties.set([self.actors[code] for code in wanted])
         self._mark_updated("measures", slug)
 
     def _set_parents(self, rows: list[dict[str, Any]], measures: dict[str, Measure]) -> None:
@@ -431,7 +448,11 @@ class _Importer:
                 values={
                     "stance": row["stance"],
                     "date": date,
-                    **{name: row[name] for name in ("date_precision", "quote") if name in row},
+                    **{
+                        name: row[name]
+                        for name in ("date_precision", "quote", "certainty")
+                        if name in row
+                    },
                 },
             )
             if position:
@@ -539,14 +560,15 @@ def _citations(citations: Iterable[Citation]) -> list[dict[str, Any]]:
 def dataset_export() -> dict[str, Any]:
     """The whole dataset in the import format, in a fixed order (so exports can be diffed).
 
-    Nine queries whatever the size: actors, sources, measures, and one each for the
-    categories, events, positions and the three kinds of citation.
+    Ten queries whatever the size: actors, sources, measures, and one each for the
+    categories, parties, events, positions and the three kinds of citation.
     """
     cited = models.Prefetch(
         "citations", queryset=Citation.objects.select_related("source").order_by("id")
     )
     measures = Measure.objects.select_related("parent").prefetch_related(
         "categories",
+        "parties",
         cited,
         models.Prefetch(
             "events",
@@ -595,6 +617,7 @@ def dataset_export() -> dict[str, Any]:
                 "scope": m.scope,
                 "venue": m.venue,
                 "parent": m.parent.slug if m.parent else None,
+                "parties": sorted(a.code for a in m.parties.all()),
                 "parameters": m.parameters,
                 "status": m.status,
                 "citations": _citations(m.citations.all()),
@@ -618,6 +641,7 @@ def dataset_export() -> dict[str, Any]:
                         "date": p.date.isoformat(),
                         "date_precision": p.date_precision,
                         "quote": p.quote,
+                        "certainty": p.certainty,
                         "citations": _citations(p.citations.all()),
                     }
                     for p in m.positions.all()
@@ -654,6 +678,7 @@ CSV_TABLES: dict[str, tuple[type[models.Model], list[str], list[tuple[str, Any]]
             ("scope", "scope"),
             ("venue", "venue"),
             ("parent", "parent__slug"),
+            ("parties", None),  # filled from one query on the parties table
             ("parameters", "parameters"),
             ("status", "status"),
         ],
@@ -696,6 +721,7 @@ CSV_TABLES: dict[str, tuple[type[models.Model], list[str], list[tuple[str, Any]]
             ("date", "date"),
             ("date_precision", "date_precision"),
             ("quote", "quote"),
+            ("certainty", "certainty"),
         ],
     ),
     "sources": (
@@ -754,23 +780,31 @@ def _cell(value: Any) -> Any:
 def dataset_csv_rows(table: str) -> Iterator[list[Any]]:
     """The header, then one list of cells per row of ``table``, read in chunks.
 
-    One query per table (two for measures: their categories first), however many rows.
+    One query per table (three for measures: their categories and parties first), however many rows.
     Raises ``KeyError`` for a table not in ``CSV_TABLES``.
     """
     model, ordering, columns = CSV_TABLES[table]
     yield [name for name, _ in columns]
-    categories: dict[int, str] = {}
+    joined: dict[str, dict[int, str]] = {"categories": {}, "parties": {}}
     if model is Measure:
-        through = Measure.categories.through.objects.order_by("measure_id", "category_id")
-        for measure_id, code in through.values_list("measure_id", "category_id"):
-            categories[measure_id] = (
-                f"{categories[measure_id]};{code}" if measure_id in categories else code
-            )
+        # A measure's categories and parties, each ";"-joined from one query on its table.
+        lists = {
+            "categories": Measure.categories.through.objects.order_by(
+                "measure_id", "category_id"
+            ).values_list("measure_id", "category_id"),
+            "parties": Measure.parties.through.objects.order_by(
+                "measure_id", "actor__code"
+            ).values_list("measure_id", "actor__code"),
+        }
+        for column, pairs in lists.items():
+            cells = joined[column]
+            for measure_id, code in pairs:
+                cells[measure_id] = f"{cells[measure_id]};{code}" if measure_id in cells else code
     selected = [path for _, path in columns if path is not None]
     rows = model._default_manager.order_by(*ordering).values_list(*selected)
     for values in rows.iterator(chunk_size=CHUNK):
         cells = iter(values)
         yield [
-            categories.get(values[0], "") if path is None else _cell(next(cells))
-            for _, path in columns
+            joined[name].get(values[0], "") if path is None else _cell(next(cells))
+            for name, path in columns
         ]

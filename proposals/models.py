@@ -343,6 +343,15 @@ class Measure(TimestampedModel):
     parameters = models.JSONField(
         default=dict, blank=True, help_text='Free-form facts, e.g. {"range_km": [500, 5500]}.'
     )
+    parties = models.ManyToManyField(
+        Actor,
+        blank=True,
+        related_name="named_in",
+        help_text="The states or organizations an agreement is between. A measure-wide "
+        "signature or entry into force makes each of them a signatory or a party (their own "
+        "events still override), and on a bilateral measure a party's withdrawal or suspension "
+        "ends or suspends the measure.",
+    )
     status = models.CharField(
         max_length=16,
         choices=Status.choices,
@@ -353,7 +362,9 @@ class Measure(TimestampedModel):
     )
     status_computed_on = models.DateField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[categories], excluded_fields=["status_computed_on"])
+    history = HistoricalRecords(
+        m2m_fields=[categories, parties], excluded_fields=["status_computed_on"]
+    )
     objects = MeasureQuerySet.as_manager()
 
     class Meta:
@@ -560,6 +571,13 @@ class Position(TimestampedModel):
         max_length=8, choices=DatePrecision.choices, default=DatePrecision.DAY
     )
     quote = models.TextField(blank=True, help_text="A short quotation, exactly as published.")
+    certainty = models.CharField(
+        max_length=16,
+        choices=Certainty.choices,
+        default=Certainty.CONFIRMED,
+        help_text="`reported` when only secondary sources say it; `disputed` when sources "
+        "disagree.",
+    )
 
     history = HistoricalRecords()
     objects = PositionQuerySet.as_manager()

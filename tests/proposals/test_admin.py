@@ -56,8 +56,8 @@ PAGES: list[tuple[str, Callable[[Measure], str], int]] = [
     # + category filter choices, the rows (with parent), their categories, venue choices
     ("measure changelist", lambda m: reverse("admin:proposals_measure_changelist"), 8),
     # + the measure, its categories, events (with actors), positions (with actors), citations
-    # (with sources), the content type for the history link, the category choices
-    ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 9),
+    # (with sources), the content type for the history link, the category choices, the parties
+    ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 10),
     # + the date-hierarchy bounds and its day list
     ("event changelist", lambda m: reverse("admin:proposals_event_changelist"), 7),
     # + the event (its measure and actor joined), its citations (with sources), the content
@@ -85,8 +85,8 @@ PAGES: list[tuple[str, Callable[[Measure], str], int]] = [
         5,
     ),
     # + the measure and its categories, the history count and page, the categories of every
-    # version on the page (one query), the content type
-    ("measure history", lambda m: reverse("admin:proposals_measure_history", args=[m.pk]), 8),
+    # version on the page (one query), their parties (one query), the content type
+    ("measure history", lambda m: reverse("admin:proposals_measure_history", args=[m.pk]), 9),
 ]
 
 

@@ -55,7 +55,7 @@ def build_dataset() -> None:
     """Every kind of row and every field the format carries, statuses derived."""
     rus = ActorFactory.create(code="RUS", name="Russia", aliases=["Russian Federation"])
     usa = ActorFactory.create(code="USA", name="United States")
-    ActorFactory.create(code="SUN", name="USSR", successor=rus)
+    sun = ActorFactory.create(code="SUN", name="USSR", successor=rus)
     OrganizationFactory.create(code="NATO", name="NATO")
     text = SourceFactory.create(
         url="https://treaties.example.org/inf",
@@ -73,6 +73,7 @@ def build_dataset() -> None:
         venue="bilateral talks",
         parameters={"range_km": [500, 5500]},
     )
+    inf.parties.set([usa, sun])
     protocol = MeasureFactory.create(slug="inf-protocol", categories=["transparency"])
     protocol.parent = inf
     protocol.save()
@@ -85,7 +86,12 @@ def build_dataset() -> None:
     CitationFactory.create(source=news, measure=None, event=ended, locator="para. 2")
     EventFactory.create(measure=inf, kind="terminated", date=D(2019, 8, 1), date_precision="month")
     stance = PositionFactory.create(
-        measure=inf, actor=rus, stance="opposes", date=D(2019, 1, 1), date_precision="year"
+        measure=inf,
+        actor=rus,
+        stance="opposes",
+        date=D(2019, 1, 1),
+        date_precision="year",
+        certainty="reported",
     )
     CitationFactory.create(source=news, measure=None, position=stance, quote="“We object.”")
     measures_recompute_statuses()
@@ -338,6 +344,7 @@ def test_each_table_exports_as_csv(anonymous: APIClient) -> None:
         "scope": "bilateral",
         "venue": "bilateral talks",
         "parent": "",
+        "parties": "SUN;USA",
         "parameters": '{"range_km": [500, 5500]}',
         "status": "terminated",
     }
@@ -357,6 +364,7 @@ def test_each_table_exports_as_csv(anonymous: APIClient) -> None:
         ("withdrew", "USA", "2019-08-02"),
     ]
     assert tables["positions"][0]["measure"] == "inf-treaty"
+    assert tables["positions"][0]["certainty"] == "reported"
     assert tables["sources"][1]["is_primary"] == "true"
     assert tables["sources"][1]["published_on"] == "1987-12-08"
     cites = {(r["cites"], r["measure"], r["event"], r["locator"]) for r in tables["citations"]}
@@ -408,14 +416,14 @@ def populate(size: int) -> None:
     ("params", "queries"),
     [
         # The data version (for the ETag); actors (with successors), sources, measures (with
-        # parents), then one query each for their categories, their own citations (with
-        # sources), their events (with actors), the events' citations, their positions (with
-        # actors), the positions' citations.
-        ({}, 10),
+        # parents), then one query each for their categories, their parties, their own
+        # citations (with sources), their events (with actors), the events' citations, their
+        # positions (with actors), the positions' citations.
+        ({}, 11),
         # The data version and one table each, the measures after one query for every
-        # measure's categories.
+        # measure's categories and one for every measure's parties.
         *(({"format": "csv", "table": table}, 2) for table in TABLES if table != "measures"),
-        ({"format": "csv", "table": "measures"}, 3),
+        ({"format": "csv", "table": "measures"}, 4),
     ],
 )
 def test_an_export_takes_the_same_queries_at_any_size(

@@ -372,6 +372,14 @@ SPECTACULAR_SETTINGS = {
         "SourceKindEnum": "tracker.models.Source.Kind",
         "StanceEnum": "proposals.models.Position.Stance",
         "MeasureStatusEnum": "proposals.models.Measure.Status",
+        "CertaintyEnum": "proposals.models.Certainty",
+        "ParticipationEnum": [
+            ("signatory", "signatory"),
+            ("party", "party"),
+            ("suspended", "suspended"),
+            ("withdrawn", "withdrawn"),
+            ("ended", "ended"),
+        ],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -1,5 +1,6 @@
-"""Curation screens. Writes go through the same services as the API, so the stored status is
-recomputed whenever events change; eager loading comes from the models' QuerySets.
+"""Curation screens. The stored status follows every write of events, parties and scope
+(``proposals.derived``), whichever screen makes it; eager loading comes from the models'
+QuerySets.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange, ModelDelta
 
 from proposals.admin_widgets import PreloadedAutocompleteInline
-from proposals.models import Actor, Citation, Event, Measure, Position
-from proposals.services import measure_recompute_status
+from proposals.models import Actor, Citation, Event, Measure, MeasureParty, Position
 
 
 class CitationInline(PreloadedAutocompleteInline):
@@ -42,6 +42,19 @@ class EventCitationInline(CitationInline):
 
 class PositionCitationInline(CitationInline):
     fk_name = "position"
+
+
+class PartyInline(PreloadedAutocompleteInline):
+    model = MeasureParty
+    extra = 0
+    autocomplete_fields = ["actor"]
+    verbose_name = "named party"
+    verbose_name_plural = (
+        "named parties (a measure-wide signature or entry into force reaches each)"
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MeasureParty]:
+        return super().get_queryset(request).select_related("actor")
 
 
 class EventInline(PreloadedAutocompleteInline):
@@ -72,13 +85,13 @@ class MeasureAdmin(SimpleHistoryAdmin):
     list_filter = ["categories", "status", "form", "scope", "venue"]
     search_fields = ["title", "slug", "summary", "venue"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["parent", "parties"]
+    autocomplete_fields = ["parent"]
     filter_horizontal = ["categories"]
     readonly_fields = ["status", "status_rule_note", "created_at", "updated_at"]
-    inlines = [EventInline, PositionInline, MeasureCitationInline]
+    inlines = [PartyInline, EventInline, PositionInline, MeasureCitationInline]
     fieldsets = [
         (None, {"fields": ["title", "slug", "summary", "categories"]}),
-        ("Form", {"fields": ["form", "scope", "parties", "venue", "parent", "parameters"]}),
+        ("Form", {"fields": ["form", "scope", "venue", "parent", "parameters"]}),
         ("Derived", {"fields": ["status", "status_rule_note", "created_at", "updated_at"]}),
     ]
 
@@ -96,10 +109,6 @@ class MeasureAdmin(SimpleHistoryAdmin):
             "termination …) and recomputed whenever they change and daily."
         )
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        measure_recompute_status(measure=form.instance)
-
     def set_history_delta_changes(
         self,
         request: HttpRequest,
@@ -116,13 +125,11 @@ class MeasureAdmin(SimpleHistoryAdmin):
         history_ids = [r.history_id for r in records]
         # {field: {history id: rows in the shape the history template expects}}
         lists: dict[str, dict[int, list[dict[str, str]]]] = {}
-        for name, column, shown in (
-            ("categories", "category", "category"),
-            ("parties", "actor", "actor__code"),
+        for name, history_field, column, shown in (
+            ("categories", "historicalmeasure_categories", "category", "category"),
+            ("parties", "historicalmeasureparty", "actor", "actor__code"),
         ):
-            through = Measure.history.model._meta.get_field(
-                f"historicalmeasure_{name}"
-            ).related_model
+            through = Measure.history.model._meta.get_field(history_field).related_model
             rows = through.objects.filter(history__in=history_ids).order_by(shown)
             lists[name] = defaultdict(list)
             for history_id, value in rows.values_list("history", shown):
@@ -159,21 +166,6 @@ class EventAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         # The same eager loading as the API's, from the model's QuerySet.
         return super().get_queryset(request).with_related()
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        measure_recompute_status(measure=form.instance.measure)
-
-    def delete_model(self, request: HttpRequest, obj: Event) -> None:
-        measure = obj.measure
-        super().delete_model(request, obj)
-        measure_recompute_status(measure=measure)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        measures = list(Measure.objects.filter(events__in=queryset).distinct())
-        super().delete_queryset(request, queryset)
-        for measure in measures:
-            measure_recompute_status(measure=measure)
 
 
 @admin.register(Position)

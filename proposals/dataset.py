@@ -33,8 +33,8 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Value, When
 from django.db.models.functions import Coalesce
 
-from proposals.models import Actor, Category, Citation, Event, Measure, Position
-from proposals.services import measure_recompute_status
+from proposals import derived
+from proposals.models import Actor, Category, Citation, Event, Measure, MeasureParty, Position
 from tracker.models import Source
 from tracker.urlnorm import InvalidSourceURL, normalize_url
 
@@ -112,7 +112,6 @@ class _Importer:
         self.update_existing = update_existing
         self.report = ImportReport()
         self.progress = progress or (lambda n: None)
-        self.touched_measures: list[Measure] = []
         # Everything that may be matched is read once, up front: a fixed number of queries
         # instead of a few per measure.
         self.actors: dict[str, Actor] = {a.code: a for a in Actor.objects.all()}
@@ -325,7 +324,6 @@ class _Importer:
             if measure is None:
                 continue
             measures[slug] = measure
-            self.touched_measures.append(measure)
             self._set_categories(measure, slug, row.get("categories"))
             if "parties" in row:
                 self._set_parties(measure, slug, row["parties"])
@@ -522,17 +520,15 @@ def dataset_import(
             report.rows.append(RowResult("document", table, "rejected", "must be a list"))
             return report
     try:
-        with transaction.atomic():
+        with transaction.atomic(), derived.deferred():
             # Read the existing rows inside the transaction, so what is matched is what is
-            # written over.
+            # written over. Each measure's status is derived once, when the block ends.
             importer = _Importer(update_existing=update_existing, progress=progress)
             importer.import_actors(importer._rows(data.get("actors"), "actors", ""))
             importer.import_sources(importer._rows(data.get("sources"), "sources", ""))
             importer.import_measures(importer._rows(data.get("measures"), "measures", ""))
             if importer.report.rejected:
                 raise DatasetRejected(importer.report)
-            for measure in importer.touched_measures:
-                measure_recompute_status(measure=measure)
     except DatasetRejected as rejected:
         return rejected.report
     except IntegrityError as error:
@@ -792,9 +788,9 @@ def dataset_csv_rows(table: str) -> Iterator[list[Any]]:
             "categories": Measure.categories.through.objects.order_by(
                 "measure_id", "category_id"
             ).values_list("measure_id", "category_id"),
-            "parties": Measure.parties.through.objects.order_by(
+            "parties": MeasureParty.objects.order_by("measure_id", "actor__code").values_list(
                 "measure_id", "actor__code"
-            ).values_list("measure_id", "actor__code"),
+            ),
         }
         for column, pairs in lists.items():
             cells = joined[column]

@@ -2,16 +2,16 @@
 dated positions actors take on them, and the citations that back every fact.
 
 Status is never typed: ``Measure.status`` is a stored copy of what ``proposals.status`` derives
-from the events, kept for fast filtering and rewritten by ``services.measure_recompute_status``.
+from the events, kept for fast filtering and kept equal to the derived one by ``proposals.derived``.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -185,7 +185,35 @@ class Category(models.Model):
         return self.get_code_display()
 
 
+# Fields whose bulk update makes the stored status stale (``proposals.derived``).
+_STATUS_INPUTS = frozenset({"scope", "status", "status_possible"})
+
+
 class MeasureQuerySet(models.QuerySet["Measure"]):
+    # The bulk writes that send no signal still reach the derived status (proposals.derived).
+
+    def update(self, **kwargs: Any) -> int:
+        if not _STATUS_INPUTS & kwargs.keys():
+            return super().update(**kwargs)
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            ids = list(self.values_list("pk", flat=True))
+            count = super().update(**kwargs)
+            derived.rederive(ids)
+        return count
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        objs, fields = list(objs), list(fields)
+        if not _STATUS_INPUTS & set(fields):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            derived.rederive(obj.pk for obj in objs)
+        return count
+
     def in_category(self, code: str) -> MeasureQuerySet:
         return self.filter(categories__code=code)
 
@@ -197,59 +225,112 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         return self.filter(models.Exists(through))
 
     def involving(self, code: str) -> MeasureQuerySet:
-        """Measures on which the actor acted (an event) or took a position."""
+        """Measures on which the actor acted (an event), took a position or is a named party."""
         return self.filter(
             models.Exists(Event.objects.filter(measure=models.OuterRef("pk"), actor__code=code))
             | models.Exists(
                 Position.objects.filter(measure=models.OuterRef("pk"), actor__code=code)
             )
+            | models.Exists(
+                MeasureParty.objects.filter(measure_id=models.OuterRef("pk"), actor__code=code)
+            )
         )
 
     def with_current_stance(
-        self, *, code: str, stances: Iterable[str], on: datetime.date | None = None
+        self,
+        *,
+        code: str,
+        stances: Iterable[str],
+        on: datetime.date | None = None,
+        certain_only: bool = False,
     ) -> MeasureQuerySet:
-        """Measures whose latest position by the actor (on ``on``, else now) is one of
-        ``stances``."""
-        current = Position.objects.current(on=on).filter(actor__code=code, stance__in=stances)
-        return self.filter(pk__in=current.values("measure_id"))
-
-    def with_status_on(self, *, statuses: Iterable[str], on: datetime.date) -> MeasureQuerySet:
-        """Measures whose status derived for day ``on`` is one of ``statuses``.
-
-        The rules live in ``proposals.status`` only, so this reads the events (one query) and
-        applies them; the stored ``status`` serves only today's filter.
-        """
-        wanted = set(statuses)
-        facts = _facts_by_measure(Event.objects.filter(measure__in=self, date__lte=on))
+        """Measures whose latest position by the actor (on ``on``, else today) is one of
+        ``stances`` — or may be, on a day inside a coarse position's period, unless
+        ``certain_only``. Reads the actor's positions in one query and applies
+        ``proposals.status.stance_on``."""
+        on = on or timezone.localdate()
+        wanted = set(stances)
+        rows = Position.objects.filter(actor__code=code, date__lte=on).values_list(
+            "measure_id", "stance", "date", "date_precision", "certainty", "pk"
+        )
+        by_measure: dict[int, list[rules.PositionFact]] = {}
+        for measure_id, stance, date, precision, certainty, pk in rows.order_by():
+            by_measure.setdefault(measure_id, []).append(
+                rules.PositionFact(stance, date, pk, precision, certainty)
+            )
         ids = [
             measure_id
-            for measure_id, events in facts.items()
-            if (status := rules.measure_status(events, on=on)) is not None and status in wanted
+            for measure_id, facts in by_measure.items()
+            if _matches(rules.stance_on(facts, on=on), wanted, certain_only=certain_only)
         ]
         return self.filter(pk__in=ids)
 
+    def with_status_on(
+        self, *, statuses: Iterable[str], on: datetime.date, certain_only: bool = False
+    ) -> MeasureQuerySet:
+        """Measures whose status derived for day ``on`` is one of ``statuses`` — or may be, on
+        a day inside a coarse event's period, unless ``certain_only``.
+
+        The rules live in ``proposals.status`` only, so this reads the events and applies them;
+        the stored ``status`` serves only today's filter (``with_stored_status``).
+        """
+        wanted = set(statuses)
+        successor_of = Actor.objects.successor_map()
+        ids = [
+            measure_id
+            for measure_id, (facts, measure) in rule_inputs(self, before=on).items()
+            if _matches(
+                rules.status_on(facts, on=on, measure=measure, successor_of=successor_of),
+                wanted,
+                certain_only=certain_only,
+            )
+        ]
+        return self.filter(pk__in=ids)
+
+    def with_stored_status(
+        self, *, statuses: Iterable[str], certain_only: bool = False
+    ) -> MeasureQuerySet:
+        """Today's status, from the stored copy (``proposals.derived``): an indexed filter."""
+        wanted = list(statuses)
+        condition = Q(status__in=wanted)
+        if not certain_only:
+            for value in wanted:
+                condition |= Q(status_possible__contains=f",{value},")
+        return self.filter(condition)
+
     def with_participation(
-        self, *, code: str, participations: Iterable[str], on: datetime.date
+        self,
+        *,
+        code: str,
+        participations: Iterable[str],
+        on: datetime.date,
+        certain_only: bool = False,
     ) -> MeasureQuerySet:
         """Measures in which the actor's participation on ``on`` is one of ``participations``
-        (a successor carries on its predecessors' participation, as in ``proposals.status``)."""
+        — or may be, unless ``certain_only`` (a successor carries on its predecessors'
+        participation, and named parties take part through the measure's own events, as in
+        ``proposals.status``)."""
         wanted = set(participations)
         successor_of = Actor.objects.successor_map()
+        codes = lineage(code, successor_of)
         involved = self.filter(
             models.Exists(
                 Event.objects.filter(
-                    measure=models.OuterRef("pk"),
-                    actor__code__in=lineage(code, successor_of),
-                    date__lte=on,
+                    measure=models.OuterRef("pk"), actor__code__in=codes, date__lte=on
                 )
             )
+            | models.Exists(
+                MeasureParty.objects.filter(measure_id=models.OuterRef("pk"), actor__code__in=codes)
+            )
         )
-        facts = _facts_by_measure(Event.objects.filter(measure__in=involved, date__lte=on))
-        ids = [
-            measure_id
-            for measure_id, events in facts.items()
-            if rules.participations(events, on=on, successor_of=successor_of).get(code) in wanted
-        ]
+        ids = []
+        for measure_id, (facts, measure) in rule_inputs(involved, before=on).items():
+            answers = rules.participations_on(
+                facts, on=on, successor_of=successor_of, measure=measure
+            )
+            answer = answers.get(code)
+            if answer is not None and _matches(answer, wanted, certain_only=certain_only):
+                ids.append(measure_id)
         return self.filter(pk__in=ids)
 
     def search(self, text: str) -> MeasureQuerySet:
@@ -293,6 +374,48 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
     def for_admin_list(self) -> MeasureQuerySet:
         # The changelist shows the parent's title and the categories of every row.
         return self.select_related("parent").prefetch_related("categories")
+
+
+class MeasurePartyQuerySet(models.QuerySet["MeasureParty"]):
+    # The bulk writes that send no signal still reach the derived status (proposals.derived).
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            derived.rederive(row.measure_id for row in created)
+        return created
+
+    def update(self, **kwargs: Any) -> int:
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            ids = set(self.values_list("measure_id", flat=True))
+            count = super().update(**kwargs)
+            moved_to = kwargs.get("measure", kwargs.get("measure_id"))
+            if moved_to is not None:
+                ids.add(getattr(moved_to, "pk", moved_to))
+            derived.rederive(ids)
+        return count
+
+
+class MeasureParty(models.Model):
+    """One named party of a measure (the rows of ``Measure.parties``). An explicit model, not
+    Django's hidden one, so that every write of it reaches the derived status."""
+
+    measure = models.ForeignKey("Measure", on_delete=models.CASCADE, related_name="party_rows")
+    actor = models.ForeignKey(Actor, on_delete=models.PROTECT, related_name="+")
+
+    objects = MeasurePartyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["measure", "actor"], name="unique_measure_party"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} in {self.measure_id}"
 
 
 class Measure(TimestampedModel):
@@ -346,6 +469,7 @@ class Measure(TimestampedModel):
     parties = models.ManyToManyField(
         Actor,
         blank=True,
+        through=MeasureParty,
         related_name="named_in",
         help_text="The states or organizations an agreement is between. A measure-wide "
         "signature or entry into force makes each of them a signatory or a party (their own "
@@ -358,7 +482,15 @@ class Measure(TimestampedModel):
         blank=True,
         db_index=True,
         editable=False,
-        help_text="Derived from the measure's events; never typed.",
+        help_text="Today's status, derived from the measure's events, scope and parties; "
+        "empty while uncertain. Never typed.",
+    )
+    status_possible = models.CharField(
+        max_length=120,
+        blank=True,
+        editable=False,
+        help_text="While today's status is uncertain (a coarse date), every value it may have, "
+        "as ,in_force,terminated, (none: did not exist yet); empty when certain.",
     )
     status_computed_on = models.DateField(null=True, blank=True, editable=False)
 
@@ -394,39 +526,62 @@ class Measure(TimestampedModel):
             seen.add(ancestor.pk)
             ancestor = ancestor.parent
 
-    def derived_status(self, *, on: datetime.date | None = None) -> rules.MeasureStatus | None:
-        return rules.measure_status(self.event_facts(), on=on or timezone.localdate())
-
-    def participations(self, *, on: datetime.date | None = None) -> dict[str, rules.Participation]:
-        return rules.participations(
-            self.event_facts(),
+    def status_on(self, on: datetime.date | None = None) -> rules.Answer[rules.MeasureStatus]:
+        facts, measure = rule_inputs([self.pk])[self.pk]
+        return rules.status_on(
+            facts,
             on=on or timezone.localdate(),
+            measure=measure,
             successor_of=Actor.objects.successor_map(),
         )
 
-    def event_facts(self) -> list[rules.EventFact]:
-        return event_facts(self.events.select_related("actor"))
+    def participations_on(
+        self, on: datetime.date | None = None
+    ) -> dict[str, rules.Answer[rules.Participation]]:
+        facts, measure = rule_inputs([self.pk])[self.pk]
+        return rules.participations_on(
+            facts,
+            on=on or timezone.localdate(),
+            measure=measure,
+            successor_of=Actor.objects.successor_map(),
+        )
 
 
-def _facts_by_measure(events: EventQuerySet) -> dict[int, list[rules.EventFact]]:
-    """``{measure id: its event facts}`` from one query, without model instances."""
-    result: dict[int, list[rules.EventFact]] = {}
-    rows = events.values_list("measure_id", "kind", "date", "actor__code", "pk")
-    for measure_id, kind, date, actor_code, pk in rows.order_by():
-        result.setdefault(measure_id, []).append(
-            rules.EventFact(kind=kind, date=date, actor_code=actor_code, sequence=pk)
+def _matches(answer: rules.Answer[Any], wanted: set[str], *, certain_only: bool) -> bool:
+    return answer.is_certainly(wanted) if certain_only else answer.may_be(wanted)
+
+
+def rule_inputs(
+    measures: Iterable[int] | models.QuerySet[Measure] | None = None,
+    *,
+    before: datetime.date | None = None,
+) -> dict[int, tuple[list[rules.EventFact], rules.MeasureFacts]]:
+    """What the rules read of each measure — its events (dated on or before ``before`` when
+    given) and its scope and named parties — in three queries, without model instances.
+
+    ``measures``: ids, a queryset (used as a subquery), or ``None`` for every measure.
+    """
+    chosen = Measure.objects.all()
+    if measures is not None:
+        chosen = chosen.filter(pk__in=measures)  # type: ignore[misc]
+    result: dict[int, tuple[list[rules.EventFact], rules.MeasureFacts]] = {}
+    parties: dict[int, set[str]] = {}
+    through = MeasureParty.objects.filter(measure__in=chosen)
+    for measure_id, code in through.values_list("measure_id", "actor__code"):
+        parties.setdefault(measure_id, set()).add(code)
+    for pk, scope in chosen.values_list("pk", "scope").order_by():
+        result[pk] = ([], rules.MeasureFacts(scope, frozenset(parties.get(pk, ()))))
+    events = Event.objects.filter(measure__in=chosen)
+    if before is not None:
+        events = events.filter(date__lte=before)
+    rows = events.values_list(
+        "measure_id", "kind", "date", "actor__code", "pk", "date_precision", "certainty"
+    )
+    for measure_id, kind, date, actor_code, pk, precision, certainty in rows.order_by():
+        result[measure_id][0].append(
+            rules.EventFact(kind, date, actor_code, pk, precision, certainty)
         )
     return result
-
-
-def event_facts(events: Iterable[Event]) -> list[rules.EventFact]:
-    """Works from prefetched events (with their actors) without further queries."""
-    return [
-        rules.EventFact(
-            kind=e.kind, date=e.date, actor_code=e.actor.code if e.actor else None, sequence=e.pk
-        )
-        for e in events
-    ]
 
 
 # --- Events and positions -----------------------------------------------------------------------
@@ -439,6 +594,39 @@ class Certainty(models.TextChoices):
 
 
 class EventQuerySet(models.QuerySet["Event"]):
+    # The bulk writes that send no signal still reach the derived status (proposals.derived).
+
+    def update(self, **kwargs: Any) -> int:
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            ids = set(self.values_list("measure_id", flat=True).distinct())
+            count = super().update(**kwargs)
+            moved_to = kwargs.get("measure", kwargs.get("measure_id"))
+            if moved_to is not None:
+                ids.add(getattr(moved_to, "pk", moved_to))
+            derived.rederive(ids)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            derived.rederive(event.measure_id for event in created)
+        return created
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        from proposals import derived
+
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            before = Event.objects.filter(pk__in=[event.pk for event in objs])
+            ids = set(before.values_list("measure_id", flat=True))
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            derived.rederive(ids | {event.measure_id for event in objs})
+        return count
+
     def on_or_before(self, date: datetime.date) -> EventQuerySet:
         return self.filter(date__lte=date)
 

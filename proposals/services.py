@@ -1,5 +1,6 @@
-"""Writes that span models or have side effects. Every function is keyword-only, atomic, and
-leaves the stored status equal to the derived one.
+"""Writes that span models or have side effects. Every function is keyword-only and atomic. The
+stored status follows the events through ``proposals.derived`` (whatever writes them); the
+writes of many rows here open ``derived.deferred()`` so that each measure is looked at once.
 
 The curator writes (``<entity>_create`` / ``_update`` / ``_delete``) share three promises:
 
@@ -23,11 +24,9 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
-from django.db.models import Prefetch
-from django.utils import timezone
 
-from proposals.models import Actor, Category, Citation, Event, Measure, Position, event_facts
-from proposals.status import measure_status
+from proposals import derived
+from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from tracker.models import Source, fresh_refresh_state
 from tracker.urlnorm import InvalidSourceURL, normalize_url
 
@@ -35,44 +34,15 @@ User = AbstractBaseUser | AnonymousUser | None
 M = TypeVar("M", bound=models.Model)
 
 
-def measures_with_events() -> Prefetch[Any]:
-    # One query for every event (with its actor) of every measure being recomputed.
-    return Prefetch("events", queryset=Event.objects.select_related("actor"))
-
-
 @transaction.atomic
 def measure_recompute_status(*, measure: Measure, on: datetime.date | None = None) -> bool:
     """Store the status derived from the measure's events. Returns whether it changed."""
-    today = on or timezone.localdate()
-    derived = measure_status(event_facts(measure.events.select_related("actor")), on=today)
-    return _store_status(measure=measure, derived=derived.value if derived else "", on=today)
+    return derived.rederive([measure.pk], on=on) > 0
 
 
 def measures_recompute_statuses(*, on: datetime.date | None = None) -> int:
     """Recompute every measure (the daily job: scheduled events take effect). Returns changes."""
-    today = on or timezone.localdate()
-    changed = 0
-    measures = Measure.objects.prefetch_related(measures_with_events()).order_by("pk")
-    for measure in measures.iterator(chunk_size=500):
-        derived = measure_status(event_facts(measure.events.all()), on=today)
-        with transaction.atomic():
-            changed += _store_status(
-                measure=measure, derived=derived.value if derived else "", on=today
-            )
-    return changed
-
-
-def _store_status(*, measure: Measure, derived: str, on: datetime.date) -> bool:
-    if measure.status == derived:
-        if measure.status_computed_on != on:
-            # Bookkeeping only: not a content change, so no history row and no updated_at.
-            Measure.objects.filter(pk=measure.pk).update(status_computed_on=on)
-            measure.status_computed_on = on
-        return False
-    measure.status = derived
-    measure.status_computed_on = on
-    measure.save(update_fields=["status", "status_computed_on", "updated_at"])
-    return True
+    return derived.rederive_all(on=on)
 
 
 # --- curator writes -----------------------------------------------------------------------------
@@ -159,11 +129,11 @@ def measure_create(
     positions: Sequence[Mapping[str, Any]] = (),
 ) -> Measure:
     """Create a measure with its categories and, optionally, its events and positions."""
-    measure = _create(Measure, user=user, fields=fields)
-    _set_categories(measure, categories, user=user)
-    _sync_events(measure, events, user=user)
-    _sync_positions(measure, positions, user=user)
-    measure_recompute_status(measure=measure)
+    with derived.deferred():
+        measure = _create(Measure, user=user, fields=fields)
+        _set_categories(measure, categories, user=user)
+        _sync_events(measure, events, user=user)
+        _sync_positions(measure, positions, user=user)
     return measure
 
 
@@ -180,7 +150,26 @@ def measure_update(
     """Change what differs. ``events`` / ``positions``, when given, are the complete new lists:
     items with an ``id`` update that row, items without one are created, and rows left out are
     deleted (with their citations). Returns whether anything changed."""
-    measure = _lock(measure)
+    with derived.deferred():
+        return _measure_update(
+            measure=_lock(measure),
+            user=user,
+            fields=fields,
+            categories=categories,
+            events=events,
+            positions=positions,
+        )
+
+
+def _measure_update(
+    *,
+    measure: Measure,
+    user: User,
+    fields: Mapping[str, Any],
+    categories: Iterable[str] | None,
+    events: Sequence[Mapping[str, Any]] | None,
+    positions: Sequence[Mapping[str, Any]] | None,
+) -> bool:
     new_categories = set(categories) if categories is not None else None
     categories_changed = new_categories is not None and new_categories != set(
         measure.categories.values_list("code", flat=True)
@@ -200,9 +189,6 @@ def measure_update(
         measure.save(update_fields=[*changed, "updated_at"])
     events_changed = events is not None and _sync_events(measure, events, user=user)
     positions_changed = positions is not None and _sync_positions(measure, positions, user=user)
-    if events_changed:
-        _author(measure, user)
-        measure_recompute_status(measure=measure)
     return bool(changed or categories_changed or events_changed or positions_changed)
 
 
@@ -262,38 +248,27 @@ def _sync_positions(measure: Measure, items: Sequence[Mapping[str, Any]], *, use
     return _sync_children(measure, items, model=Position, name="positions", user=user)
 
 
-# Events: every change recomputes the status of the measures involved. ------------------------
+# Events: the measures involved are locked; their status follows (proposals.derived). --------
 
 
 @transaction.atomic
 def event_create(*, user: User, fields: Mapping[str, Any]) -> Event:
     measure = _lock(fields["measure"])
-    event = _create(Event, user=user, fields={**fields, "measure": measure})
-    _recompute(measure, user=user)
-    return event
+    return _create(Event, user=user, fields={**fields, "measure": measure})
 
 
 @transaction.atomic
 def event_update(*, event: Event, user: User, fields: Mapping[str, Any]) -> bool:
     before = _lock(event.measure)
-    after = _lock(fields["measure"]) if "measure" in fields else before
-    changed = _update(event, user=user, fields=fields)
-    if changed:
-        for measure in {before, after}:
-            _recompute(measure, user=user)
-    return changed
+    if "measure" in fields and fields["measure"].pk != before.pk:
+        _lock(fields["measure"])
+    return _update(event, user=user, fields=fields)
 
 
 @transaction.atomic
 def event_delete(*, event: Event, user: User) -> None:
-    measure = _lock(event.measure)
+    _lock(event.measure)
     _delete(event, user=user)
-    _recompute(measure, user=user)
-
-
-def _recompute(measure: Measure, *, user: User) -> None:
-    _author(measure, user)
-    measure_recompute_status(measure=measure)
 
 
 # Positions, actors, citations, sources: plain rows. -------------------------------------------

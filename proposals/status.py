@@ -74,7 +74,7 @@ import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 
 class MeasureStatus(StrEnum):
@@ -239,7 +239,8 @@ def _sort_key(fact: EventFact | PositionFact) -> tuple[datetime.date, int, int]:
 
 def _split(facts: Iterable[Fact], on: datetime.date) -> tuple[list[Fact], list[Fact]]:
     """(facts that certainly count on ``on``, facts that may count: ``on`` inside their period)."""
-    sure, open_ = [], []
+    sure: list[Fact] = []
+    open_: list[Fact] = []
     for fact in facts:
         if fact.date > on:
             continue
@@ -250,7 +251,7 @@ def _split(facts: Iterable[Fact], on: datetime.date) -> tuple[list[Fact], list[F
     return sure, open_
 
 
-def _combinations(open_: Sequence[Fact]) -> Iterator[Sequence[Fact]]:
+def _combinations(open_: Sequence[Any]) -> Iterator[Sequence[Any]]:
     if len(open_) <= MAX_OPEN:
         for size in range(len(open_) + 1):
             yield from itertools.combinations(open_, size)
@@ -277,11 +278,13 @@ def _answers(
     fold: Callable[[list[Fact]], dict[str, tuple[V | None, str | None]]],
 ) -> dict[str, Answer[V]]:
     """Run ``fold`` (ordered facts → {key: (value, certainty it rests on)}) in every world."""
-    sure, open_ = _split(facts, on)
+    split: tuple[list[Any], list[Any]] = _split(facts, on)
+    sure, open_ = split
     values: dict[str, set[V | None]] = {}
     bases: dict[str, list[str | None]] = {}
     for worlds, chosen in enumerate(_combinations(open_), start=1):
-        result = fold(sorted([*sure, *chosen], key=_sort_key))
+        world: list[Any] = [*sure, *chosen]  # type: ignore[has-type]
+        result = fold(sorted(world, key=_sort_key))
         for key in result.keys() | values.keys():
             value, basis = result.get(key, (None, None))
             if key not in values:

@@ -162,6 +162,14 @@ class MeasureFilterSet(StrictFilterSet):
         "and the `status`, `party`, `endorsed_by` and `opposed_by` filters, as they stood that "
         "day; events after it are left out. Default: today.",
     )
+    certain = StrictBooleanFilter(
+        method="filter_certain",
+        help_text="`true`: the `status`, `party`, `endorsed_by` and `opposed_by` filters keep "
+        "only measures whose answer is certain on the `as_of` day. By default a measure whose "
+        "answer is uncertain that day (it rests on an event or position dated only to the "
+        "month or year, and the day falls inside that period) is returned when any of its "
+        "possible values matches, marked `status_certain: false` or `certain: false`.",
+    )
     changed_since = filters.IsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
@@ -188,27 +196,46 @@ class MeasureFilterSet(StrictFilterSet):
     def filter_category(self, qs: Any, name: str, value: list[str]) -> QuerySet[Measure]:
         return qs.in_categories(value)
 
+    @property
+    def certain_only(self) -> bool:
+        return bool(self.form.cleaned_data.get("certain"))
+
     def filter_status(self, qs: Any, name: str, value: list[str]) -> QuerySet[Measure]:
         if self.form.cleaned_data.get("as_of") is None:
             # Today's status is stored (and kept equal to the derived one): an indexed filter.
-            return qs.filter(status__in=value)
-        return qs.with_status_on(statuses=value, on=self.as_of_date)
+            return qs.with_stored_status(statuses=value, certain_only=self.certain_only)
+        return qs.with_status_on(statuses=value, on=self.as_of_date, certain_only=self.certain_only)
 
     def filter_actor(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
         return qs.involving(value)
 
     def filter_party(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
-        return qs.with_participation(code=value, participations=["party"], on=self.as_of_date)
+        return qs.with_participation(
+            code=value,
+            participations=["party"],
+            on=self.as_of_date,
+            certain_only=self.certain_only,
+        )
 
     def filter_endorsed_by(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
         return qs.with_current_stance(
-            code=value, stances=ENDORSING_STANCES, on=self.form.cleaned_data.get("as_of")
+            code=value,
+            stances=ENDORSING_STANCES,
+            on=self.as_of_date,
+            certain_only=self.certain_only,
         )
 
     def filter_opposed_by(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
         return qs.with_current_stance(
-            code=value, stances=OPPOSING_STANCES, on=self.form.cleaned_data.get("as_of")
+            code=value,
+            stances=OPPOSING_STANCES,
+            on=self.as_of_date,
+            certain_only=self.certain_only,
         )
+
+    def filter_certain(self, qs: Any, name: str, value: bool | None) -> QuerySet[Measure]:
+        # Read by the status, party and stance filters; it selects nothing by itself.
+        return qs
 
     def filter_as_of(self, qs: Any, name: str, value: datetime.date) -> QuerySet[Measure]:
         # Read by the other filters and by the representation; it selects nothing by itself.

@@ -29,6 +29,13 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Mapping) and {"certain", "possible"} <= value.keys():
+        # A derived answer: its value, or every possible one while uncertain.
+        if value["certain"]:
+            return _cell(value["possible"][0])
+        return (
+            " or ".join(str(_cell(item) or "none") for item in value["possible"]) + " (uncertain)"
+        )
     if isinstance(value, Mapping):
         return "; ".join(f"{key}: {_cell(item)}" for key, item in value.items())
     if isinstance(value, list | tuple):

@@ -32,8 +32,10 @@ from proposals.models import (
     DatePrecision,
     Event,
     Measure,
+    MeasureParty,
     Position,
     lineage,
+    rule_inputs,
 )
 from tracker.models import Source, SourceCheck
 
@@ -119,21 +121,33 @@ def _cited(row: dict[str, Any]) -> dict[str, Any]:
 def current_positions(
     positions: Sequence[dict[str, Any]], *, on: datetime.date
 ) -> list[dict[str, Any]]:
-    """Each actor's latest position on or before ``on`` (rows sorted by date, then id), with
-    ``since``: the first day of the unbroken run of that stance."""
+    """Each actor's current position on ``on`` (rows sorted by date, then id): the latest one
+    that may count that day, with the stance answer of ``proposals.status.stance_on`` and
+    ``since``, the first day of the unbroken run of that stance (``None`` while uncertain)."""
     by_actor: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in positions:
         if row["date"] <= on:
             by_actor[row["actor_code"]].append(row)
     result = []
     for history in by_actor.values():
+        answer = rules.stance_on(
+            (
+                rules.PositionFact(
+                    r["stance"], r["date"], r["id"], r["date_precision"], r["certainty"]
+                )
+                for r in history
+            ),
+            on=on,
+        )
         latest = history[-1]
-        since = latest["date"]
-        for earlier in reversed(history[:-1]):
-            if earlier["stance"] != latest["stance"]:
-                break
-            since = earlier["date"]
-        result.append({**latest, "since": since})
+        since = None
+        if answer.certain:
+            since = latest["date"]
+            for earlier in reversed(history[:-1]):
+                if earlier["stance"] != latest["stance"]:
+                    break
+                since = earlier["date"]
+        result.append({**latest, "since": since, "answer": answer})
     result.sort(key=lambda row: row["actor_code"])
     return result
 
@@ -190,9 +204,14 @@ class MeasureReader:
             "date",
             "date_precision",
             "quote",
+            "certainty",
             actor_code=F("actor__code"),
         ):
             positions_of[position["measure_id"]].append(position)
+        parties: dict[int, list[str]] = defaultdict(list)
+        named = MeasureParty.objects.filter(measure_id__in=ids).order_by("actor__code")
+        for measure_id, code in named.values_list("measure_id", "actor__code"):
+            parties[measure_id].append(code)
         successor_of = Actor.objects.successor_map()
 
         cited: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -211,10 +230,18 @@ class MeasureReader:
         for row in rows:
             measure_events = events_of[row["id"]]
             facts = [
-                rules.EventFact(e["kind"], e["date"], e["actor_code"], e["id"])
+                rules.EventFact(
+                    e["kind"],
+                    e["date"],
+                    e["actor_code"],
+                    e["id"],
+                    e["date_precision"],
+                    e["certainty"],
+                )
                 for e in measure_events
             ]
-            derived = rules.measure_status(facts, on=self.on)
+            measure = rules.MeasureFacts(row["scope"], frozenset(parties[row["id"]]))
+            status = rules.status_on(facts, on=self.on, measure=measure, successor_of=successor_of)
             item: dict[str, Any] = {
                 "slug": row["slug"],
                 "url": f"{self.base}{row['slug']}/",
@@ -225,14 +252,18 @@ class MeasureReader:
                 "scope": row["scope"],
                 "venue": row["venue"],
                 "parent": row["parent_slug"],
+                "parties": parties[row["id"]],
                 "parameters": row["parameters"],
-                "status": derived.value if derived else None,
+                "status": status.value,
+                "status_certain": status.certain,
+                "status_possible": list(status.possible),
+                "status_basis": status.basis,
                 "status_on": self.on.isoformat(),
                 "participations": {
-                    code: state.value
-                    for code, state in sorted(
-                        rules.participations(facts, on=self.on, successor_of=successor_of).items()
-                    )
+                    code: answer.as_dict("participation")
+                    for code, answer in rules.participations_on(
+                        facts, on=self.on, successor_of=successor_of, measure=measure
+                    ).items()
                 },
                 "events": [self._event(e, cited, detail) for e in measure_events],
                 "current_positions": [
@@ -283,9 +314,15 @@ class MeasureReader:
             "date": row["date"].isoformat(),
             "date_precision": row["date_precision"],
             "quote": row["quote"],
+            "certainty": row["certainty"],
         }
         if current:
-            item["since"] = row["since"].isoformat()
+            answer = row["answer"]
+            item["stance"] = answer.value
+            item["certain"] = answer.certain
+            item["stance_possible"] = list(answer.possible)
+            item["basis"] = answer.basis
+            item["since"] = iso(row["since"])
         if detail:
             item["citations"] = cited[("position", row["id"])]
         return item
@@ -331,8 +368,9 @@ def actor_representation(actor: Actor, request: Request | None) -> dict[str, Any
 def actor_detail_representation(
     actor: Actor, request: Request | None, *, as_of: datetime.date | None
 ) -> dict[str, Any]:
-    """The actor with every position it took and its participation in every measure, on
-    ``as_of`` (today by default). Four queries besides the actor's."""
+    """The actor with every position it took, its current stance on each measure and its
+    participation in every measure, on ``as_of`` (today by default), each answer certain or
+    given as its possible values. Seven queries besides the actor's."""
     on = as_of or timezone.localdate()
     successor_of = Actor.objects.successor_map()
     codes = lineage(actor.code, successor_of)
@@ -345,44 +383,40 @@ def actor_detail_representation(
             "date",
             "date_precision",
             "quote",
+            "certainty",
             "measure_id",
             measure_slug=F("measure__slug"),
             actor_code=F("actor__code"),
         )
     )
-    current_ids = {
-        row["id"]
+    current = [
+        row
         for measure_positions in _group(positions, "measure_id").values()
         for row in current_positions(measure_positions, on=on)
-    }
-    facts: dict[int, list[rules.EventFact]] = defaultdict(list)
-    slugs: dict[int, str] = {}
-    involved = Event.objects.filter(measure__events__actor__code__in=codes, date__lte=on).distinct()
-    for row in involved.order_by("measure_id", "date", "id").values(
-        "id",
-        "kind",
-        "date",
-        "measure_id",
-        measure_slug=F("measure__slug"),
-        actor_code=F("actor__code"),
-    ):
-        facts[row["measure_id"]].append(
-            rules.EventFact(row["kind"], row["date"], row["actor_code"], row["id"])
-        )
-        slugs[row["measure_id"]] = row["measure_slug"]
+    ]
+    # Measures it acted on or is a named party of (itself or a predecessor).
+    involved = Measure.objects.filter(
+        Q(events__actor__code__in=codes, events__date__lte=on)
+        | Q(party_rows__actor__code__in=codes)
+    ).values("pk")
+    slugs = dict(Measure.objects.filter(pk__in=involved).values_list("pk", "slug"))
     participations = []
-    for measure_id, measure_facts in facts.items():
-        state = rules.participations(measure_facts, on=on, successor_of=successor_of).get(
-            actor.code
-        )
-        if state is not None:
-            participations.append({"measure": slugs[measure_id], "participation": state.value})
-    participations.sort(key=lambda item: item["measure"])
+    for measure_id, (facts, measure) in rule_inputs(slugs.keys(), before=on).items():
+        answer = rules.participations_on(
+            facts, on=on, successor_of=successor_of, measure=measure
+        ).get(actor.code)
+        if answer is not None:
+            participations.append({"measure": slugs[measure_id], **answer.as_dict("participation")})
+    participations.sort(key=lambda item: str(item["measure"]))
     return {
         **actor_representation(actor, request),
         "predecessors": sorted(codes - {actor.code}),
         "status_on": on.isoformat(),
         "participations": participations,
+        "stances": [
+            {"measure": row["measure_slug"], **row["answer"].as_dict("stance")}
+            for row in sorted(current, key=lambda row: row["measure_slug"])
+        ],
         "positions": [
             {
                 "id": row["id"],
@@ -391,7 +425,8 @@ def actor_detail_representation(
                 "date": row["date"].isoformat(),
                 "date_precision": row["date_precision"],
                 "quote": row["quote"],
-                "current": row["id"] in current_ids,
+                "certainty": row["certainty"],
+                "current": row["id"] in {c["id"] for c in current},
             }
             for row in positions
         ],
@@ -415,6 +450,7 @@ def position_representation(position: Position, request: Request | None) -> dict
         "date": position.date.isoformat(),
         "date_precision": position.date_precision,
         "quote": position.quote,
+        "certainty": position.certainty,
         "citations": _citations(position.citations.all()),
         "created_at": iso(position.created_at),
         "updated_at": iso(position.updated_at),
@@ -541,14 +577,30 @@ class MeasureEventDetailSerializer(MeasureEventSerializer):
 
 
 class CurrentPositionSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The latest position that may count that day.")
     actor = serializers.CharField()
-    stance = serializers.ChoiceField(choices=Position.Stance.choices)
+    stance = serializers.ChoiceField(
+        choices=Position.Stance.choices,
+        allow_null=True,
+        help_text="The actor's stance on `status_on`; null when uncertain (see `certain`).",
+    )
+    certain = serializers.BooleanField(
+        help_text="False on a day inside the period of a position dated only to the month or "
+        "year, when it may or may not have been taken yet and the stances differ."
+    )
+    stance_possible = serializers.ListField(
+        child=serializers.ChoiceField(choices=Position.Stance.choices, allow_null=True),
+        help_text="Every value it may have had that day (null: none yet); one value when certain.",
+    )
+    basis = serializers.ChoiceField(choices=Certainty.choices, allow_null=True)
     date = serializers.DateField(help_text="When the actor last stated it.")
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
     quote = serializers.CharField()
+    certainty = serializers.ChoiceField(choices=Certainty.choices)
     since = serializers.DateField(
-        help_text="First day of the unbroken run of this stance by this actor."
+        allow_null=True,
+        help_text="First day of the unbroken run of this stance by this actor; null when "
+        "uncertain.",
     )
 
 
@@ -563,17 +615,63 @@ class MeasurePositionSerializer(serializers.Serializer[Any]):
     date = serializers.DateField()
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
     quote = serializers.CharField()
+    certainty = serializers.ChoiceField(choices=Certainty.choices)
     citations = CitedSerializer(many=True)
+
+
+_PARTICIPATION_VALUES = [p.value for p in rules.Participation]
+
+
+class ParticipationAnswerSerializer(serializers.Serializer[Any]):
+    participation = serializers.ChoiceField(
+        choices=[(p, p) for p in _PARTICIPATION_VALUES],
+        allow_null=True,
+        help_text="The participation on `status_on`; null when uncertain.",
+    )
+    certain = serializers.BooleanField()
+    possible = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=[(p, p) for p in _PARTICIPATION_VALUES], allow_null=True
+        ),
+        help_text="Every value it may have had that day (null: none yet); one value when certain.",
+    )
+    basis = serializers.ChoiceField(choices=Certainty.choices, allow_null=True)
 
 
 @extend_schema_field(
     {
         "type": "object",
         "additionalProperties": {
-            "type": "string",
-            "enum": [p.value for p in rules.Participation],
+            "type": "object",
+            "properties": {
+                "participation": {
+                    "type": "string",
+                    "enum": _PARTICIPATION_VALUES,
+                    "nullable": True,
+                },
+                "certain": {"type": "boolean"},
+                "possible": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": _PARTICIPATION_VALUES, "nullable": True},
+                },
+                "basis": {"type": "string", "enum": list(Certainty.values), "nullable": True},
+            },
+            "required": ["participation", "certain", "possible", "basis"],
         },
-        "example": {"USA": "withdrawn", "RUS": "ended", "SUN": "ended"},
+        "example": {
+            "USA": {
+                "participation": "withdrawn",
+                "certain": True,
+                "possible": ["withdrawn"],
+                "basis": "confirmed",
+            },
+            "PRK": {
+                "participation": None,
+                "certain": False,
+                "possible": ["party", "withdrawn"],
+                "basis": "confirmed",
+            },
+        },
     }
 )
 class ParticipationsField(serializers.DictField):
@@ -592,15 +690,37 @@ class MeasureSerializer(serializers.Serializer[Any]):
     parent = serializers.SlugField(  # type: ignore[assignment]
         allow_null=True, help_text="Slug of the measure it amends."
     )
+    parties = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Actor codes of the named parties: the measure's own signature and entry "
+        "into force reach each of them.",
+    )
     parameters = serializers.JSONField()
     status = serializers.ChoiceField(
         choices=Measure.Status.choices,
         allow_null=True,
-        help_text="Derived from the events on `status_on`; null before the measure existed.",
+        help_text="Derived from the events on `status_on`; null before the measure existed, "
+        "and null while uncertain (see `status_certain`).",
+    )
+    status_certain = serializers.BooleanField(
+        help_text="False on a day inside the period of an event dated only to the month or "
+        "year when the answer depends on whether it had happened yet; `status_possible` then "
+        "lists every value."
+    )
+    status_possible = serializers.ListField(
+        child=serializers.ChoiceField(choices=Measure.Status.choices, allow_null=True),
+        help_text="Every value it may have had that day (null: none yet); one value when certain.",
+    )
+    status_basis = serializers.ChoiceField(
+        choices=Certainty.choices,
+        allow_null=True,
+        help_text="`reported` or `disputed` when the status rests on such an event; null "
+        "before anything happened.",
     )
     status_on = serializers.DateField(help_text="The day status and stances refer to.")
     participations = ParticipationsField(
-        help_text="Each actor's participation on `status_on`, by actor code."
+        help_text="Each actor's participation on `status_on`, by actor code, certain or with "
+        "its possible values."
     )
     events = MeasureEventSerializer(many=True, help_text="Oldest first.")
     current_positions = CurrentPositionSerializer(
@@ -632,11 +752,23 @@ class ActorSerializer(serializers.Serializer[Any]):
     updated_at = serializers.DateTimeField()
 
 
-class ActorParticipationSerializer(serializers.Serializer[Any]):
+class ActorParticipationSerializer(ParticipationAnswerSerializer):
     measure = serializers.SlugField()
-    participation = serializers.ChoiceField(
-        choices=[(p.value, p.value) for p in rules.Participation]
+
+
+class ActorStanceSerializer(serializers.Serializer[Any]):
+    measure = serializers.SlugField()
+    stance = serializers.ChoiceField(
+        choices=Position.Stance.choices,
+        allow_null=True,
+        help_text="The current stance on `status_on`; null when uncertain.",
     )
+    certain = serializers.BooleanField()
+    possible = serializers.ListField(
+        child=serializers.ChoiceField(choices=Position.Stance.choices, allow_null=True),
+        help_text="Every value it may have had that day (null: none yet); one value when certain.",
+    )
+    basis = serializers.ChoiceField(choices=Certainty.choices, allow_null=True)
 
 
 class ActorPositionSerializer(serializers.Serializer[Any]):
@@ -646,7 +778,10 @@ class ActorPositionSerializer(serializers.Serializer[Any]):
     date = serializers.DateField()
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
     quote = serializers.CharField()
-    current = serializers.BooleanField(help_text="Its latest position on that measure.")
+    certainty = serializers.ChoiceField(choices=Certainty.choices)
+    current = serializers.BooleanField(
+        help_text="Its latest position on that measure that may count on `status_on`."
+    )
 
 
 class ActorDetailSerializer(ActorSerializer):
@@ -655,6 +790,7 @@ class ActorDetailSerializer(ActorSerializer):
     )
     status_on = serializers.DateField()
     participations = ActorParticipationSerializer(many=True)
+    stances = ActorStanceSerializer(many=True, help_text="Its current stance on each measure.")
     positions = ActorPositionSerializer(many=True)
 
 
@@ -667,6 +803,7 @@ class PositionSerializer(serializers.Serializer[Any]):
     date = serializers.DateField()
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
     quote = serializers.CharField()
+    certainty = serializers.ChoiceField(choices=Certainty.choices)
     citations = CitedSerializer(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -779,6 +916,7 @@ class PositionFields(serializers.Serializer[Any]):
     date = serializers.DateField()
     date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
     quote = serializers.CharField(allow_blank=True, default="")
+    certainty = serializers.ChoiceField(choices=Certainty.choices, default="confirmed")
 
 
 class EventItemInput(EventFields):

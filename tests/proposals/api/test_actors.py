@@ -41,22 +41,37 @@ def test_the_detail_has_positions_and_participations_through_predecessors(
     talks = MeasureFactory(slug="talks")
     PositionFactory(measure=talks, actor=rus, stance="endorses", date=D(2018, 1, 1))
     PositionFactory(measure=talks, actor=rus, stance="opposes", date=D(2020, 1, 1))
-    # 1 the actor (successor joined), 2 successor map, 3 its positions, 4 the events of the
-    # measures it or its predecessors acted on.
-    with django_assert_num_queries(4):
+    # 1 the actor (successor joined), 2 successor map, 3 its positions, 4 the measures it or
+    # its predecessors acted on or are named parties of, 5-7 their parties, scopes and events.
+    with django_assert_num_queries(7):
         body = anonymous.get(f"{URL}rus/", {"as_of": "2018-06-01"}).json()
     assert body["code"] == "RUS"
     assert body["predecessors"] == ["SUN"]
-    assert body["participations"] == [{"measure": "inf", "participation": "party"}]
+    assert [(p["measure"], p["participation"]) for p in body["participations"]] == [
+        ("inf", "party")
+    ]
+    assert body["stances"] == [
+        {
+            "measure": "talks",
+            "stance": "endorses",
+            "certain": True,
+            "possible": ["endorses"],
+            "basis": "confirmed",
+        }
+    ]
     assert [(p["stance"], p["current"]) for p in body["positions"]] == [("endorses", True)]
     today = anonymous.get(f"{URL}RUS/").json()
-    assert today["participations"] == [{"measure": "inf", "participation": "suspended"}]
+    assert [(p["measure"], p["participation"]) for p in today["participations"]] == [
+        ("inf", "suspended")
+    ]
     assert [(p["stance"], p["current"]) for p in today["positions"]] == [
         ("endorses", False),
         ("opposes", True),
     ]
     soviet = anonymous.get(f"{URL}SUN/", {"as_of": "1990-01-01"}).json()
-    assert soviet["participations"] == [{"measure": "inf", "participation": "party"}]
+    assert [(p["measure"], p["participation"]) for p in soviet["participations"]] == [
+        ("inf", "party")
+    ]
 
 
 def test_filters_and_csv(anonymous: APIClient) -> None:

@@ -22,7 +22,6 @@ from rest_framework.test import APIClient
 
 from proposals.changefeed import Cursor, changes_since
 from proposals.models import Actor, Category, Measure
-from proposals.services import measure_recompute_status
 from tests.factories import (
     ActorFactory,
     CitationFactory,
@@ -121,11 +120,13 @@ def busy_history(author: User) -> None:
     source = SourceFactory.create(url="https://example.org/treaty")
     with time_machine.travel(timezone.now(), tick=False):  # these changes share one instant
         measure = MeasureFactory.create(slug="inf-treaty", categories=["arms_limit"])
-        EventFactory.create(measure=measure, kind="signed", date=datetime.date(1987, 12, 8))
         position = PositionFactory.create(
             measure=measure, actor=usa, date=datetime.date(2019, 2, 1)
         )
         CitationFactory.create(source=source, measure=None, position=position)
+    # An event changes the measure's derived status: a second row of the measure, so not at the
+    # instant of its other update.
+    EventFactory.create(measure=measure, kind="signed", date=datetime.date(1987, 12, 8))
     other = MeasureFactory.create(slug="new-start")
     PositionFactory.create(
         measure=other, actor=rus, stance="opposes", date=datetime.date(2023, 2, 21)
@@ -151,9 +152,10 @@ def test_the_history_lists_every_change_once_in_commit_order(
         ("sources", "https://example.org/treaty", "created"),
         ("measures", "inf-treaty", "created"),
         ("measures", "inf-treaty", "updated"),  # its categories
-        ("events", "inf-treaty/signed/1987-12-08/-", "created"),
         ("positions", "inf-treaty/USA/2019-02-01", "created"),
         ("citations", None, "created"),
+        ("events", "inf-treaty/signed/1987-12-08/-", "created"),
+        ("measures", "inf-treaty", "updated"),  # its derived status: signed
         ("measures", "new-start", "created"),
         ("measures", "new-start", "updated"),
         ("positions", "new-start/RUS/2023-02-21", "created"),
@@ -199,8 +201,8 @@ def rename(obj: Any, **values: Any) -> None:
     obj.save()
 
 
-def recompute_status(measure: Measure) -> None:
-    measure_recompute_status(measure=measure)
+def terminate(measure: Measure) -> None:
+    EventFactory.create(measure=measure, kind="terminated", date=datetime.date(2019, 1, 1))
 
 
 def measure_in_force_by_events() -> Measure:
@@ -223,10 +225,10 @@ UPDATES: list[tuple[str, Callable[[], Any], Callable[[Any], None], list[dict[str
         [{"field": "categories", "before": ["hotline"], "after": ["hotline", "transparency"]}],
     ),
     (
-        "measures",  # a derived field, written by the service, is a change like any other
+        "measures",  # a derived field, written when its events change, is a change like any other
         measure_in_force_by_events,
-        recompute_status,
-        [{"field": "status", "before": "", "after": "in_force"}],
+        terminate,
+        [{"field": "status", "before": "in_force", "after": "terminated"}],
     ),
     (
         "actors",  # foreign keys appear as ids
@@ -328,9 +330,10 @@ def test_deletions_are_listed_with_their_natural_key(
 
     results = feed(anonymous, since=cursor)["results"]
 
-    assert [(e["table"], e["id"], e["key"], e["action"]) for e in results] == [
-        (table, pk, key, "deleted")
-    ]
+    # (A deleted event also changes its measure's derived status: another table's entry.)
+    assert [
+        (e["table"], e["id"], e["key"], e["action"]) for e in results if e["table"] == table
+    ] == [(table, pk, key, "deleted")]
 
 
 def test_deleting_a_measure_lists_what_went_with_it(anonymous: APIClient) -> None:

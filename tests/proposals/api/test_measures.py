@@ -43,8 +43,8 @@ def test_the_list_runs_the_same_queries_at_any_size(
     make_measures(n)
     # 1 data version (ETag), 2 COUNT, 3 the page of measures (parent slug joined),
     # 4 their categories, 5 their events with actor codes, 6 their positions with actor codes,
-    # 7 the actors' successor map (participations).
-    with django_assert_num_queries(7):
+    # 7 their named parties, 8 the actors' successor map (participations).
+    with django_assert_num_queries(8):
         response = anonymous.get(URL)
     assert response.status_code == 200
     assert response.json()["count"] == n
@@ -53,8 +53,8 @@ def test_the_list_runs_the_same_queries_at_any_size(
 
 def test_a_cursor_page_runs_no_count(anonymous: APIClient, django_assert_num_queries: Any) -> None:
     make_measures(5)
-    # data version, the page, categories, events, positions, successor map: no COUNT.
-    with django_assert_num_queries(6):
+    # data version, the page, categories, events, positions, parties, successor map: no COUNT.
+    with django_assert_num_queries(7):
         response = anonymous.get(URL, {"cursor": "", "page_size": 2})
     assert "count" not in response.json()
 
@@ -64,9 +64,9 @@ def test_the_detail_runs_a_fixed_number_of_queries(
 ) -> None:
     make_measures(2)
     slug = Measure.objects.first().slug
-    # 1 the measure, 2 categories, 3 events, 4 positions, 5 successor map,
-    # 6 every citation of the measure, its events and positions, with their sources.
-    with django_assert_num_queries(6):
+    # 1 the measure, 2 categories, 3 events, 4 positions, 5 named parties, 6 successor map,
+    # 7 every citation of the measure, its events and positions, with their sources.
+    with django_assert_num_queries(7):
         response = anonymous.get(f"{URL}{slug}/")
     assert response.status_code == 200
 
@@ -86,7 +86,14 @@ def test_an_item_carries_its_events_positions_status_and_participations(
     assert item["slug"] == "talks"
     assert item["url"] == "http://testserver/api/v1/measures/talks/"
     assert item["status"] == "in_force"
-    assert item["participations"] == {"USA": "party"}
+    assert item["participations"] == {
+        "USA": {
+            "participation": "party",
+            "certain": True,
+            "possible": ["party"],
+            "basis": "confirmed",
+        }
+    }
     assert [e["kind"] for e in item["events"]] == ["signed", "ratified", "entered_into_force"]
     assert item["current_positions"] == [
         {
@@ -96,6 +103,10 @@ def test_an_item_carries_its_events_positions_status_and_participations(
             "date": "2020-02-12",
             "date_precision": "day",
             "quote": "",
+            "certainty": "confirmed",
+            "certain": True,
+            "stance_possible": ["opposes"],
+            "basis": "confirmed",
             "since": "2019-05-06",  # opposed without a break since the first statement
         },
         {
@@ -105,6 +116,10 @@ def test_an_item_carries_its_events_positions_status_and_participations(
             "date": "2019-01-01",
             "date_precision": "day",
             "quote": "",
+            "certainty": "confirmed",
+            "certain": True,
+            "stance_possible": ["endorses"],
+            "basis": "confirmed",
             "since": "2019-01-01",
         },
     ]
@@ -152,9 +167,9 @@ def test_as_of_on_the_demo_data(
 def test_russias_new_start_participation_on_the_demo_data(anonymous: APIClient, demo: None) -> None:
     before = anonymous.get(f"{URL}new-start/?as_of=2022-01-01").json()
     after = anonymous.get(f"{URL}new-start/?as_of=2024-01-01").json()
-    assert before["participations"]["RUS"] == "party"
-    assert after["participations"]["RUS"] == "suspended"
-    assert after["participations"]["USA"] == "party"
+    assert before["participations"]["RUS"]["participation"] == "party"
+    assert after["participations"]["RUS"]["participation"] == "suspended"
+    assert after["participations"]["USA"]["participation"] == "party"
 
 
 def test_what_was_in_force_on_a_day(anonymous: APIClient, demo: None) -> None:
@@ -297,8 +312,14 @@ def test_csv(anonymous: APIClient) -> None:
     ):
         assert response["Content-Type"].startswith("text/csv")
         header, row = response.content.decode().splitlines()
-        assert header.startswith("slug,title,categories,form,scope,venue,parent,status")
-        assert row.startswith("inf,'=HYPERLINK(1),hotline; other,agreement,bilateral,,,in_force")
+        assert header.startswith(
+            "slug,title,categories,form,scope,venue,parent,parties,status,status_certain,"
+            "status_possible,status_basis"
+        )
+        assert row.startswith(
+            "inf,'=HYPERLINK(1),hotline; other,agreement,bilateral,,,,"
+            "in_force,true,in_force,confirmed"
+        )
         assert "USA: party" in row
 
 
@@ -346,7 +367,9 @@ def test_a_curator_creates_a_measure_with_its_events_and_positions(
     assert response["ETag"]
     body = response.json()
     assert body["status"] == "in_force"
-    assert body["participations"] == {"RUS": "signatory"}
+    assert {code: p["participation"] for code, p in body["participations"].items()} == {
+        "RUS": "signatory"
+    }
     measure = Measure.objects.get(slug="launch-notice")
     assert measure.status == "in_force"  # stored, recomputed from the new events
     assert measure.events.count() == 3

@@ -6,8 +6,8 @@ stable order. ``RULES`` lists them in the order the queue shows them; ``findings
 
 "Official" has one definition, here: a source the curator marked ``is_primary`` — the
 government, international organization, treaty depositary or official archive itself, never a
-mirror, a news copy or an analysis. ``is_official`` says it of one source, ``OFFICIAL`` of a
-queryset of sources, ``official_citations`` of a queryset of citations.
+mirror, a news copy or an analysis. ``is_official`` says it of one source, ``official()`` as a
+filter, ``official_citations`` of citations.
 """
 
 from __future__ import annotations
@@ -21,13 +21,18 @@ from urllib.parse import urlsplit
 
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 
 from proposals.models import Certainty, Citation, Event, Measure, Position
 from tracker.models import Source
 
 # --- what "official" means ----------------------------------------------------------------------
 
-OFFICIAL = Q(is_primary=True)
+
+def official(prefix: str = "") -> Q:
+    """Official sources as a filter; ``prefix`` reaches them through a relation
+    (``official("source__")`` on citations)."""
+    return Q(**{f"{prefix}is_primary": True})
 
 
 def is_official(source: Source) -> bool:
@@ -36,7 +41,7 @@ def is_official(source: Source) -> bool:
 
 
 def official_citations() -> QuerySet[Citation]:
-    return Citation.objects.filter(source__is_primary=True)
+    return Citation.objects.filter(official("source__"))
 
 
 DOWN_HEALTH = (Source.Health.BROKEN, Source.Health.UNREACHABLE)
@@ -447,6 +452,27 @@ def duplicate_url() -> list[Finding]:
         _source_finding("duplicate_url", row_of[later], reason)
         for (_, later), reason in sorted(pairs.items(), key=lambda item: (item[0][1], item[0][0]))
     ]
+
+
+# --- links -------------------------------------------------------------------------------------
+
+ADMIN_URL_NAMES: dict[str, str] = {
+    "event": "admin:proposals_event_change",
+    "position": "admin:proposals_position_change",
+    "measure": "admin:proposals_measure_change",
+    "source": "admin:tracker_source_change",
+}
+
+
+def api_path(finding: Finding) -> str:
+    """Where the API serves the object (a measure by its slug, the others by id)."""
+    if finding.object_type == "measure":
+        return f"/api/v1/measures/{finding.object_key}/"
+    return f"/api/v1/{finding.object_type}s/{finding.object_id}/"
+
+
+def admin_path(finding: Finding) -> str:
+    return reverse(ADMIN_URL_NAMES[finding.object_type], args=[finding.object_id])
 
 
 # --- the queue -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange, ModelDelta
 
+from proposals import admin_quality
 from proposals.admin_widgets import PreloadedAutocompleteInline
 from proposals.models import Actor, Citation, Event, Measure, Position
 from proposals.services import measure_recompute_status
@@ -212,3 +213,6 @@ class CitationAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Citation]:
         return super().get_queryset(request).with_related()
+
+
+admin_quality.install(admin.site)

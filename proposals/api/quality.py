@@ -118,13 +118,6 @@ class QualityPagination(TrackerPagination):
         page = self._numbered_page(cast(QuerySet[Any], found), request)
         return cast(list[quality.Finding], page)
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [
-            parameter
-            for parameter in super().get_schema_operation_parameters(view)
-            if parameter["name"] != self.cursor_query_param
-        ]
-
 
 def finding_representation(finding: quality.Finding, request: Request) -> dict[str, Any]:
     return {

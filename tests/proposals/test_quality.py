@@ -4,10 +4,12 @@ of queries."""
 from __future__ import annotations
 
 import datetime
+import io
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from proposals import quality
 from proposals.models import Citation, Event, Measure, Position
@@ -285,3 +287,20 @@ def test_the_queue_runs_a_fixed_number_of_queries(
     tally = quality.counts(result)
     assert set(tally) == set(quality.RULE_IDS)
     assert all(tally[rule] >= size for rule in quality.RULE_IDS), tally
+
+
+def test_the_report_command_prints_counts_per_rule_and_the_findings() -> None:
+    position = PositionFactory(quote="")
+    out = io.StringIO()
+
+    call_command("quality_report", "--rule", "position_without_quote", "--findings", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:2] == ["position_without_quote", "1"]
+    assert lines[1].split() == ["total", "1"]
+    assert lines[2].startswith(f"position_without_quote\tposition {position.pk}\t")
+
+
+def test_the_report_command_refuses_an_unknown_actor() -> None:
+    with pytest.raises(CommandError, match="XYZ"):
+        call_command("quality_report", "--actor", "xyz", stdout=io.StringIO())

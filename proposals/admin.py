@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange, ModelDelta
 
+from proposals import admin_quality
 from proposals.admin_widgets import PreloadedAutocompleteInline
 from proposals.models import Actor, Citation, Event, Measure, MeasureParty, Position
 
@@ -204,3 +205,6 @@ class CitationAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Citation]:
         return super().get_queryset(request).with_related()
+
+
+admin_quality.install(admin.site)

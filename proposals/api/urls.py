@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from proposals.api.bulk import ExportView, ImportView
 from proposals.api.feeds import ChangesView, MatrixView
+from proposals.api.quality import QualityView
 from proposals.api.views import (
     ActorViewSet,
     CitationViewSet,
@@ -34,4 +35,5 @@ urlpatterns = [
     path("changes/", ChangesView.as_view(), name="changes"),
     path("export/", ExportView.as_view(), name="export"),
     path("import/", ImportView.as_view(), name="import"),
+    path("quality/", QualityView.as_view(), name="quality"),
 ]

@@ -98,3 +98,36 @@ def test_the_import_answers_as_documented(
     response = curator.post("/api/v1/import/", body, format="json")
 
     assert_documented(openapi, "/api/v1/import/", "post", response)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"rule": "uncited", "actor": "CHN", "page_size": "1"}, {"rule": "x", "measure": "nope"}],
+)
+def test_the_quality_queue_answers_as_documented(
+    anonymous: APIClient, openapi: dict[str, Any], params: dict[str, str]
+) -> None:
+    chn = ActorFactory.create(code="CHN")
+    measure = MeasureFactory.create(slug="trilateral", form="treaty", scope="plurilateral")
+    PositionFactory.create(measure=measure, actor=chn, stance="opposes", quote="")
+    PositionFactory.create(actor=chn, quote="No.")
+
+    response = anonymous.get("/api/v1/quality/", params)
+
+    assert_documented(openapi, "/api/v1/quality/", "get", response)
+
+
+def test_the_quality_queue_documents_its_csv_and_parameters(openapi: dict[str, Any]) -> None:
+    operation = openapi["paths"]["/api/v1/quality/"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {
+        "rule",
+        "measure",
+        "actor",
+        "page",
+        "page_size",
+        "format",
+        "If-None-Match",
+    }
+    assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    assert set(operation["responses"]["400"]["content"]) == {"application/json", "text/csv"}

@@ -134,6 +134,7 @@ def data() -> dict[str, Any]:
         ("/api/v1/sources/{source}/", "/api/v1/sources/{id}/"),
         ("/api/v1/sources/{source}/checks/", "/api/v1/sources/{id}/checks/"),
         ("/api/v1/citations/", "/api/v1/citations/"),
+        ("/api/v1/quality/", "/api/v1/quality/"),
     ],
 )
 def test_real_responses_match_the_schema(

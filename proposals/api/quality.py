@@ -1,0 +1,238 @@
+"""``GET /api/v1/quality/``: the data-quality queue (``proposals.quality``) as a paged list,
+JSON or CSV, with the number of findings of every rule."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, cast
+
+from django.db.models import QuerySet
+from django.http.response import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from proposals import quality
+from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
+from proposals.api.feeds import (
+    CSV_PARAMETER_ERRORS,
+    PARAMETER_ERRORS,
+    CommaSeparatedList,
+    CSVOrJSONView,
+    format_parameter,
+    list_parameter,
+)
+from proposals.api.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    TrackerPagination,
+    _positive_int,
+)
+from proposals.models import Actor, Measure
+
+OBJECT_TYPES = ["event", "position", "measure", "source"]
+CSV_COLUMNS = (
+    "rule",
+    "object_type",
+    "object_id",
+    "label",
+    "measure",
+    "actor",
+    "reason",
+    "api_url",
+    "admin_url",
+)
+RULE_LIST = "\n".join(f"- `{rule.id}` — {rule.title}" for rule in quality.RULES)
+
+
+class QualityParameters(serializers.Serializer[Any]):
+    rule = CommaSeparatedList(
+        child=serializers.ChoiceField(choices=list(quality.RULE_IDS)), required=False
+    )
+    measure = serializers.SlugField(required=False)
+    actor = serializers.CharField(required=False)
+
+    def validate_measure(self, value: str) -> str:
+        if not Measure.objects.filter(slug=value).exists():
+            raise serializers.ValidationError(f"There is no measure with the slug {value!r}.")
+        return value
+
+    def validate_actor(self, value: str) -> str:
+        code = value.strip().upper()
+        if not Actor.objects.filter(code=code).exists():
+            raise serializers.ValidationError(f"There is no actor with the code {code!r}.")
+        return code
+
+
+class QualityObjectSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=OBJECT_TYPES)
+    id = serializers.IntegerField()
+    # Declared fields leave the class namespace, so this does not shadow ``Field.label``.
+    label = serializers.CharField(help_text="What a curator recognizes it by.")  # type: ignore[assignment]
+    url = serializers.URLField(help_text="The object in this API.")
+    admin_url = serializers.URLField(help_text="Where a curator fixes it.")
+
+
+class FindingSerializer(serializers.Serializer[Any]):
+    rule = serializers.ChoiceField(choices=list(quality.RULE_IDS))
+    object = QualityObjectSerializer()
+    measure = serializers.SlugField(
+        allow_null=True, help_text="The slug of the measure concerned; null for a source."
+    )
+    actor = serializers.CharField(
+        allow_null=True, help_text="The code of the actor concerned, when one is."
+    )
+    reason = serializers.CharField(help_text="What is wrong, in one line.")
+
+
+class RuleCountsSerializer(serializers.Serializer[Any]):
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {rule: serializers.IntegerField(min_value=0) for rule in quality.RULE_IDS}
+
+
+class QualityPageSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField(help_text="Findings matching all the filters.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    counts = RuleCountsSerializer(
+        help_text="Findings of every rule under the `measure` and `actor` filters (the "
+        "`rule` filter aside), zeros included."
+    )
+    results = FindingSerializer(many=True)
+
+
+class QualityPagination(TrackerPagination):
+    """Numbered pages over the findings, which are computed, not a queryset: no cursor."""
+
+    def paginate_findings(
+        self, found: list[quality.Finding], request: Request
+    ) -> list[quality.Finding]:
+        self.request = request
+        self.page_size = _positive_int(
+            request, self.page_size_query_param, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+        )
+        # Django's paginator takes a list as well as a queryset.
+        page = self._numbered_page(cast(QuerySet[Any], found), request)
+        return cast(list[quality.Finding], page)
+
+
+def finding_representation(finding: quality.Finding, request: Request) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "object": {
+            "type": finding.object_type,
+            "id": finding.object_id,
+            "label": finding.label,
+            "url": request.build_absolute_uri(quality.api_path(finding)),
+            "admin_url": request.build_absolute_uri(quality.admin_path(finding)),
+        },
+        "measure": finding.measure,
+        "actor": finding.actor,
+        "reason": finding.reason,
+    }
+
+
+def csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    shown = row["object"]
+    return {
+        **{name: row[name] for name in ("rule", "measure", "actor", "reason")},
+        "object_type": shown["type"],
+        "object_id": shown["id"],
+        "label": shown["label"],
+        "api_url": shown["url"],
+        "admin_url": shown["admin_url"],
+    }
+
+
+class QualityView(CSVOrJSONView):
+    csv_columns = CSV_COLUMNS
+    parameters = ("rule", "measure", "actor", "page", "page_size")
+
+    @extend_schema(
+        summary="The data-quality queue: what curators should fix",
+        description=(
+            "Findings of the data-quality rules, rule by rule in the order below, each rule's "
+            "by object id. Each names the object (with its API and admin links), the measure "
+            "and actor it concerns when any, and why it is listed. `counts` gives every rule's "
+            "number of findings under the `measure` and `actor` filters.\n\n"
+            f"Rules:\n\n{RULE_LIST}\n\n"
+            '"Official" means a source marked `is_primary`: the government, organization, '
+            "depositary or archive itself. Facts marked `reported` or `disputed` are listed "
+            "too, their reason saying so.\n\n"
+            f"CSV (`?format=csv` or `Accept: text/csv`): one row per finding, columns "
+            f"{', '.join(f'`{c}`' for c in CSV_COLUMNS)}; pages linked by the `Link` header."
+        ),
+        parameters=[
+            list_parameter(
+                "rule", "Only these rules. Repeat or separate with commas.", enum=quality.RULE_IDS
+            ),
+            OpenApiParameter(
+                "measure", OpenApiTypes.STR, description="Only findings about this measure (slug)."
+            ),
+            OpenApiParameter(
+                "actor",
+                OpenApiTypes.STR,
+                description="Only findings about this actor (code, e.g. `RUS`).",
+            ),
+            OpenApiParameter(
+                "page", OpenApiTypes.INT, description="Page number. Past the last page: 404."
+            ),
+            OpenApiParameter(
+                "page_size",
+                OpenApiTypes.INT,
+                description=f"Findings per page: default {DEFAULT_PAGE_SIZE}, maximum "
+                f"{MAX_PAGE_SIZE}; outside 1 to {MAX_PAGE_SIZE} is a 400.",
+            ),
+            format_parameter("`csv` for the findings as CSV; JSON otherwise."),
+            IF_NONE_MATCH,
+        ],
+        responses={
+            (200, "application/json"): QualityPageSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="The page of findings as CSV."
+            ),
+            **NOT_MODIFIED,
+            (400, "application/json"): PARAMETER_ERRORS,
+            (400, "text/csv"): CSV_PARAMETER_ERRORS,
+            404: OpenApiResponse(description="A page past the last."),
+        },
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        return conditional_list(request, functools.partial(self.queue, request))
+
+    def queue(self, request: Request) -> Response:
+        allowed = {*self.parameters, api_settings.URL_FORMAT_OVERRIDE or "format"}
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            offered = ", ".join(sorted(allowed))
+            raise exceptions.ValidationError(
+                {
+                    name: [f"Not a parameter of this endpoint; it takes: {offered}."]
+                    for name in unknown
+                }
+            )
+        parameters = QualityParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        given = parameters.validated_data
+        found = quality.findings(measure=given.get("measure"), actor=given.get("actor"))
+        counts = quality.counts(found)
+        if given.get("rule"):
+            found = [finding for finding in found if finding.rule in given["rule"]]
+        paginator = QualityPagination()
+        page = paginator.paginate_findings(found, request)
+        rows = [finding_representation(finding, request) for finding in page]
+        if self.wants_csv(request):
+            rows = [csv_row(row) for row in rows]
+        response = paginator.get_paginated_response(rows)
+        body = response.data
+        response.data = {
+            "count": body["count"],
+            "next": body["next"],
+            "previous": body["previous"],
+            "counts": counts,
+            "results": body["results"],
+        }
+        return response

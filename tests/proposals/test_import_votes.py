@@ -1,4 +1,4 @@
-"""Recorded UN votes as positions: ``manage.py import_votes``.
+"""Recorded UN votes as positions: ``manage.py import_votes`` and the admin upload.
 
 The sample files in ``data/`` hold made-up rows (see ``data/README.md``).
 """
@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 
 from proposals.models import Citation, Measure, Position
 from proposals.votes import (
@@ -386,3 +388,63 @@ def test_queries_grow_with_resolutions_not_rows(
         report = votes_import(resolutions=data, user=curator)
 
     assert report.positions_unchanged == count * len(states)
+
+
+# --- admin upload --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client(curator: User) -> Client:
+    curator.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_position", "view_position"])
+    )
+    client = Client()
+    client.force_login(curator)
+    return client
+
+
+def test_the_position_list_links_to_the_upload(staff_client: Client) -> None:
+    page = staff_client.get(reverse("admin:proposals_position_changelist"))
+
+    assert reverse("admin:proposals_position_import_votes") in page.content.decode()
+
+
+def test_a_curator_uploads_a_votes_file_in_the_admin(
+    measure: Measure, curator: User, staff_client: Client
+) -> None:
+    url = reverse("admin:proposals_position_import_votes")
+    assert staff_client.get(url).status_code == 200
+
+    with UNDL.open("rb") as upload:
+        page = staff_client.post(url, {"file": upload, "category": "other"})
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "positions: 15 created, 0 updated, 0 unchanged" in body
+    assert "BEN BENIN" in body
+    assert Position.objects.count() == 15
+    assert set(Position.history.values_list("history_user", flat=True)) == {curator.pk}
+
+
+def test_the_admin_upload_shows_a_bad_file_and_writes_nothing(
+    measure: Measure, staff_client: Client, tmp_path: Path
+) -> None:
+    bad = tmp_path / "votes.csv"
+    bad.write_text("resolution,date,country,vote\nA/RES/1,soon,USA,yes\n")
+
+    with bad.open("rb") as upload:
+        page = staff_client.post(
+            reverse("admin:proposals_position_import_votes"), {"file": upload, "category": "other"}
+        )
+
+    assert "line 2: date &#x27;soon&#x27; is not YYYY-MM-DD" in page.content.decode()
+    assert Position.objects.count() == 0
+
+
+def test_the_upload_needs_the_right_to_add_positions(curator: User) -> None:
+    client = Client()
+    client.force_login(curator)  # staff, but without add_position
+
+    page = client.get(reverse("admin:proposals_position_import_votes"))
+
+    assert page.status_code == 403

@@ -10,15 +10,26 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange, ModelDelta
 
 from proposals import admin_quality
 from proposals.admin_widgets import PreloadedAutocompleteInline
-from proposals.models import Actor, Citation, Event, Measure, MeasureParty, Position
+from proposals.models import Actor, Category, Citation, Event, Measure, MeasureParty, Position
+from proposals.votes import (
+    PARAMETER,
+    VotesFileError,
+    VotesImportError,
+    read_votes_csv,
+    votes_import,
+)
 
 
 class CitationInline(PreloadedAutocompleteInline):
@@ -181,6 +192,84 @@ class PositionAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Position]:
         return super().get_queryset(request).with_related()
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path(
+            "import-votes/",
+            self.admin_site.admin_view(self.import_votes_view),
+            name="proposals_position_import_votes",
+        )
+        return [upload, *super().get_urls()]
+
+    def import_votes_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a UN voting-record CSV: the same import as ``manage.py import_votes``, with
+        the curator as the author of every write."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportVotesForm(request.POST or None, request.FILES or None)
+        report, problems = None, []
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = votes_import(
+                    resolutions=read_votes_csv(form.cleaned_data["text"]),
+                    user=request.user,
+                    measure=form.cleaned_data["measure"],
+                    create_measures=form.cleaned_data["create_measures"],
+                    category=form.cleaned_data["category"],
+                )
+            except VotesFileError as error:
+                problems = error.problems
+            except VotesImportError as error:
+                problems = [str(error)]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import recorded UN votes",
+            "form": form,
+            "report": report,
+            "problems": problems,
+            "parameter": PARAMETER,
+        }
+        return TemplateResponse(request, "admin/proposals/position/import_votes.html", context)
+
+
+class ImportVotesForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV: the UN Digital Library voting-data export, or the columns "
+        "resolution, date, country, vote."
+    )
+    measure = forms.SlugField(
+        required=False,
+        help_text="Slug of one measure to take every resolution of the file. Empty: each "
+        f'resolution goes to the measures whose parameters["{PARAMETER}"] list its symbol.',
+    )
+    create_measures = forms.BooleanField(
+        required=False,
+        help_text="Create a proposal measure (multilateral, UN General Assembly) for each "
+        "resolution no measure lists.",
+    )
+    category = forms.ChoiceField(
+        choices=Category.Code.choices,
+        initial=Category.Code.OTHER,
+        help_text="Category of the measures created.",
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        try:
+            self.cleaned_data["text"] = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        return upload
+
+    def clean_measure(self) -> Measure | None:
+        slug = self.cleaned_data["measure"]
+        if not slug:
+            return None
+        measure = Measure.objects.filter(slug=slug).first()
+        if measure is None:
+            raise forms.ValidationError(f"No measure with the slug {slug!r}.")
+        return measure
 
 
 @admin.register(Actor)

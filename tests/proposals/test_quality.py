@@ -10,9 +10,10 @@ from contextlib import AbstractContextManager
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from proposals import quality
-from proposals.models import Citation, Event, Measure, Position
+from proposals.models import Citation, Event, Position
 from tests.factories import (
     ActorFactory,
     CitationFactory,
@@ -165,10 +166,12 @@ def test_in_force_without_basis_lists_in_force_measures_without_such_an_event() 
     signed_only = MeasureFactory()
     EventFactory(measure=signed_only, kind="signed")
     MeasureFactory()  # not in force at all
-    # A stored status gone stale (or set by a path that bypassed the services).
-    Measure.objects.filter(pk__in=[groundless.pk, grounded.pk, signed_only.pk]).update(
-        status=Measure.Status.IN_FORCE
-    )
+    # A stored status gone stale: raw SQL is the one writer the derived-state hooks cannot see.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE proposals_measure SET status = 'in_force' WHERE id IN (%s, %s, %s)",
+            [groundless.pk, grounded.pk, signed_only.pk],
+        )
 
     result = found("in_force_without_basis")
 
@@ -268,7 +271,10 @@ def populate(size: int) -> None:
         cite(EventFactory(measure=measure, kind="ratified", actor=usa), primary)
         cite(PositionFactory(measure=measure, actor=usa, quote=""), SourceFactory(health="broken"))
         cite(PositionFactory(measure=measure, actor=rus, quote="Yes."), primary)
-        Measure.objects.filter(pk=measure.pk).update(status="in_force")
+        with connection.cursor() as cursor:  # drift only raw SQL can cause
+            cursor.execute(
+                "UPDATE proposals_measure SET status = 'in_force' WHERE id = %s", [measure.pk]
+            )
         MeasureFactory(form="agreement", scope="bilateral")
         SourceFactory(url=f"http://dup.example.org/{i}/")
         SourceFactory(url=f"https://www.dup.example.org/{i}")

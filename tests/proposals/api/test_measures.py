@@ -151,7 +151,7 @@ def demo() -> None:
         ("inf-treaty/?as_of=2019-01-01", "in_force"),
         ("inf-treaty/?as_of=2019-09-01", "terminated"),
         ("inf-treaty/?as_of=1987-01-01", None),
-        ("new-start/?as_of=2024-01-01", "in_force"),
+        ("new-start/?as_of=2024-01-01", "suspended"),  # Russia suspended a bilateral treaty
     ],
 )
 def test_as_of_on_the_demo_data(

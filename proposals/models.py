@@ -719,18 +719,32 @@ class Event(TimestampedModel):
 
 
 class PositionQuerySet(models.QuerySet["Position"]):
-    def current(self, *, on: datetime.date | None = None) -> PositionQuerySet:
-        """Each actor's latest position per measure (on ``on`` when given)."""
-        positions = self if on is None else self.filter(date__lte=on)
-        later = Position.objects.filter(
-            measure=models.OuterRef("measure"), actor=models.OuterRef("actor")
-        ).filter(
-            Q(date__gt=models.OuterRef("date"))
-            | Q(date=models.OuterRef("date"), pk__gt=models.OuterRef("pk"))
+    def current(
+        self, *, on: datetime.date | None = None, certain_only: bool = False
+    ) -> PositionQuerySet:
+        """Each actor's current position per measure on ``on`` (else today), by the rules of
+        ``proposals.status.current_candidates``: on a day inside the period of a position dated
+        only to the month or year, both it and the latest certain one may be current, and both
+        are kept — unless ``certain_only``, which keeps only positions certainly current.
+
+        One query reads the dates of the candidate positions; the result is a filter on ids.
+        """
+        on = on or timezone.localdate()
+        rows = self.filter(date__lte=on).values_list(
+            "pk", "measure_id", "actor_id", "stance", "date", "date_precision", "certainty"
         )
-        if on is not None:
-            later = later.filter(date__lte=on)
-        return positions.filter(~models.Exists(later))
+        histories: dict[tuple[int, int], list[rules.PositionFact]] = {}
+        for pk, measure_id, actor_id, stance, date, precision, certainty in rows.order_by():
+            histories.setdefault((measure_id, actor_id), []).append(
+                rules.PositionFact(stance, date, pk, precision, certainty)
+            )
+        ids: list[int] = []
+        for history in histories.values():
+            candidates = rules.current_candidates(history, on=on)
+            if certain_only and len(candidates) != 1:
+                continue
+            ids += [c.sequence for c in candidates if c is not None]
+        return self.filter(pk__in=ids)
 
     def with_related(self) -> PositionQuerySet:
         """What a position row shows (API and admin): its measure and its actor, joined."""

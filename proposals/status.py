@@ -454,14 +454,24 @@ def participations_on(
 # --- stance -----------------------------------------------------------------------------------
 
 
-def stance_on(positions: Iterable[PositionFact], *, on: datetime.date) -> Answer[str]:
-    """One actor's stance on one measure on ``on``, from that actor's positions on it."""
+def current_candidates(
+    positions: Iterable[PositionFact], *, on: datetime.date
+) -> list[PositionFact | None]:
+    """The positions of one actor on one measure that may be its current one on ``on``: the
+    latest certainly taken (``None`` when there is none), then every position dated only to a
+    month or year whose period holds ``on`` and that would come after it. One item: certain."""
     sure, open_ = _split(positions, on)
     latest = max(sure, key=_sort_key, default=None)
     candidates: list[PositionFact | None] = [latest]
     # A position that may have been taken already wins over the latest certain one only if it
     # comes after it in the order of the rules.
     candidates += [p for p in open_ if latest is None or _sort_key(p) > _sort_key(latest)]
+    return candidates
+
+
+def stance_on(positions: Iterable[PositionFact], *, on: datetime.date) -> Answer[str]:
+    """One actor's stance on one measure on ``on``, from that actor's positions on it."""
+    candidates = current_candidates(positions, on=on)
     possible = {c.stance if c else None for c in candidates}
     return Answer(
         tuple(sorted(possible, key=_ordered)),

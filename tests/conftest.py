@@ -110,3 +110,26 @@ def plain_static_files(settings: object) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After every test that touched the database, whatever it wrote, each measure's stored
+    status equals what the rules derive (the check of ``recompute_statuses --check``), read
+    before the test's fixtures tear down: the whole suite is a test that no write path skips the
+    derived-state hooks. Tests that make drift on purpose (raw SQL, the one writer no hook
+    sees) say so with ``makes_drift``."""
+    result = yield
+    uses_db = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        getattr(item, "fixturenames", ())
+    )
+    if uses_db and not item.get_closest_marker("makes_drift"):
+        from proposals.derived import drifted
+
+        left = drifted()
+        if left:
+            pytest.fail(
+                "stored status differs from the derived one after this test: "
+                + "; ".join(f"{slug}: stored {have}, derived {want}" for slug, have, want in left)
+            )
+    return result

@@ -8,10 +8,11 @@ import csv
 import datetime
 import functools
 import io
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
-from django.db.models import Exists, OuterRef, Value
+from django.db.models import Exists, F, OuterRef, Value
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
@@ -28,8 +29,9 @@ from rest_framework.views import APIView
 
 from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
 from proposals.api.renderers import CSVRenderer
+from proposals.api.serializers import current_positions
 from proposals.changefeed import ACTIONS, TABLES, Cursor, InvalidCursor, changes_since
-from proposals.models import Actor, Category, Measure, Position
+from proposals.models import Actor, Category, Certainty, DatePrecision, Measure, Position
 
 # --- shared by the bulk views -------------------------------------------------------------------
 
@@ -136,10 +138,28 @@ class MatrixParameters(serializers.Serializer[Any]):
 
 
 class MatrixCellSerializer(serializers.Serializer[Any]):
-    stance = serializers.ChoiceField(choices=Position.Stance.choices)
-    date = serializers.DateField()
-    date_precision = serializers.CharField()
-    position = serializers.IntegerField(help_text="The id of the position this cell shows.")
+    stance = serializers.ChoiceField(
+        choices=Position.Stance.choices,
+        allow_null=True,
+        help_text="The stance that day; null when uncertain (see `stance_possible`).",
+    )
+    certain = serializers.BooleanField(
+        help_text="False on a day inside the period of a position dated only to the month or "
+        "year, when it may or may not have been taken yet and the stances differ."
+    )
+    stance_possible = serializers.ListField(
+        child=serializers.ChoiceField(choices=Position.Stance.choices, allow_null=True),
+        help_text="Every stance the actor may have held that day (null: no position yet); one "
+        "value when certain.",
+    )
+    basis = serializers.ChoiceField(
+        choices=Certainty.choices,
+        allow_null=True,
+        help_text="The weakest certainty among the positions the answer rests on.",
+    )
+    date = serializers.DateField(help_text="Date of the latest position that may count.")
+    date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
+    position = serializers.IntegerField(help_text="The id of that position.")
 
 
 class MatrixMeasureSerializer(serializers.Serializer[Any]):
@@ -205,20 +225,36 @@ def stance_matrix(
             raise serializers.ValidationError({"actor": [f"Unknown actor: {', '.join(unknown)}."]})
         rows = {code: {"actor": code, "name": name, "cells": {}} for code, name in named.items()}
 
-    positions = Position.objects.current(on=as_of).filter(measure__in=measures.values("pk"))
+    on = as_of or timezone.localdate()
+    positions = Position.objects.filter(measure__in=measures.values("pk"), date__lte=on)
     if codes:
         positions = positions.filter(actor__code__in=codes)
     slug_of = {pk: slug for pk, slug, _ in columns}
-    for pk, measure_id, code, name, stance, date, precision in positions.values_list(
-        "pk", "measure_id", "actor__code", "actor__name", "stance", "date", "date_precision"
+    by_measure: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for position in positions.order_by("date", "pk").values(
+        "id",
+        "measure_id",
+        "stance",
+        "date",
+        "date_precision",
+        "certainty",
+        actor_code=F("actor__code"),
+        actor_name=F("actor__name"),
     ):
-        row = rows.setdefault(code, {"actor": code, "name": name, "cells": {}})
-        if measure_id in slug_of:  # a measure added between the two queries has no column
+        if position["measure_id"] in slug_of:  # a measure added since the first query: no column
+            by_measure[position["measure_id"]].append(dict(position))
+    for measure_id, history in by_measure.items():
+        for current in current_positions(history, on=on):
+            code, answer = current["actor_code"], current["answer"]
+            row = rows.setdefault(code, {"actor": code, "name": current["actor_name"], "cells": {}})
             row["cells"][slug_of[measure_id]] = {
-                "stance": stance,
-                "date": date,
-                "date_precision": precision,
-                "position": pk,
+                "stance": answer.value,
+                "certain": answer.certain,
+                "stance_possible": list(answer.possible),
+                "basis": answer.basis,
+                "date": current["date"],
+                "date_precision": current["date_precision"],
+                "position": current["id"],
             }
     slug_list = [slug for _, slug, _ in columns]
     return {
@@ -235,7 +271,14 @@ def matrix_csv(matrix: dict[str, Any]) -> Iterator[list[str]]:
     slugs = [measure["slug"] for measure in matrix["measures"]]
     yield ["actor", *slugs]
     for row in matrix["rows"]:
-        yield [row["actor"], *((row["cells"][s] or {}).get("stance", "") for s in slugs)]
+        yield [row["actor"], *(_csv_cell(row["cells"][slug]) for slug in slugs)]
+
+
+def _csv_cell(cell: dict[str, Any] | None) -> str:
+    """The stance; when uncertain, every possible one joined by ``|`` (``none``: no position)."""
+    if cell is None:
+        return ""
+    return "|".join(stance or "none" for stance in cell["stance_possible"])
 
 
 class MatrixView(CSVOrJSONView):

@@ -287,8 +287,15 @@ class PositionFilterSet(_DatedFilterSet):
     stance = filters.MultipleChoiceFilter(choices=Position.Stance.choices, distinct=False)
     current = StrictBooleanFilter(
         method="filter_current",
-        help_text="`true`: only each actor's latest position per measure — as of `date_before` "
-        "when given (the stance that held that day), else now. `false`: only superseded ones.",
+        help_text="`true`: only each actor's current position per measure — the latest taken "
+        "by the end of `date_before` when given (the stance that held that day), else today. "
+        "On a day inside the period of a position dated only to the month or year, that "
+        "position and the latest certainly taken before it may both be current: both are "
+        "returned, unless `certain=true`. `false`: only positions certainly superseded.",
+    )
+    certain = StrictBooleanFilter(
+        method="filter_certain",
+        help_text="With `current=true`: `true` keeps only positions certainly current that day.",
     )
     ordering = StrictOrderingFilter(fields=("date", "updated_at"))
 
@@ -297,9 +304,15 @@ class PositionFilterSet(_DatedFilterSet):
         fields: list[str] = []
 
     def filter_current(self, qs: Any, name: str, value: bool) -> QuerySet[Position]:
-        current = Position.objects.current(on=self.form.cleaned_data.get("date_before"))
+        current = Position.objects.current(
+            on=self.form.cleaned_data.get("date_before"),
+            certain_only=bool(self.form.cleaned_data.get("certain")),
+        )
         ids = current.values("pk")
         return qs.filter(pk__in=ids) if value else qs.exclude(pk__in=ids)
+
+    def filter_certain(self, qs: Any, name: str, value: bool | None) -> QuerySet[Position]:
+        return qs  # read by filter_current
 
 
 class EventFilterSet(_DatedFilterSet):

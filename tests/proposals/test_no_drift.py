@@ -352,6 +352,7 @@ def test_deleting_a_measure_writes_no_status_change_first(
 # --- the check for operators --------------------------------------------------------------------
 
 
+@pytest.mark.makes_drift
 def test_the_check_names_each_drifted_measure_and_fails(
     two_measures: tuple[Measure, Measure],
 ) -> None:

@@ -159,6 +159,7 @@ def test_position_without_quote_lists_empty_and_blank_quotes() -> None:
     }
 
 
+@pytest.mark.makes_drift
 def test_in_force_without_basis_lists_in_force_measures_without_such_an_event() -> None:
     groundless = MeasureFactory()
     grounded = MeasureFactory()
@@ -281,6 +282,7 @@ def populate(size: int) -> None:
         SourceFactory(published_on=D(2020, 1, 1), fetched_published_on=D(2020, 1, 2))
 
 
+@pytest.mark.makes_drift
 @pytest.mark.parametrize("size", [2, 7])
 def test_the_queue_runs_a_fixed_number_of_queries(
     django_assert_num_queries: Callable[..., AbstractContextManager[object]], size: int

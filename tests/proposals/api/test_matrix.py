@@ -43,6 +43,9 @@ def stances() -> dict[str, Position]:
 def cell(position: Position) -> dict[str, Any]:
     return {
         "stance": position.stance,
+        "certain": True,
+        "stance_possible": [position.stance],
+        "basis": position.certainty,
         "date": position.date.isoformat(),
         "date_precision": "day",
         "position": position.pk,

@@ -5,7 +5,10 @@ from typing import Any
 
 from celery import Celery, signals
 
+from config.startup import settings_or_exit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+settings_or_exit()
 
 app = Celery("tracker")
 app.config_from_object("django.conf:settings", namespace="CELERY")

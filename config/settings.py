@@ -11,6 +11,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -28,7 +29,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+    raise ImproperlyConfigured(
+        f"{name} must be true or false, not {raw!r} (e.g. {name}={str(default).lower()})"
+    )
 
 
 def env_int(name: str, default: int) -> int:
@@ -38,7 +41,9 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number, not {raw!r} (e.g. {name}={default})"
+        ) from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -112,12 +117,33 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+
+def env_database(name: str, default: str) -> dict[str, Any]:
+    """A database URL for PostgreSQL or SQLite, as Django's ``DATABASES`` entry."""
+    raw = os.environ.get(name) or default
+    url = urlsplit(raw)
+    shown = (
+        url._replace(netloc=f"{url.username}:***@{url.hostname}").geturl() if url.password else raw
     )
+    refusal = ImproperlyConfigured(
+        f"{name} must be a PostgreSQL or SQLite URL, not {shown!r} "
+        f"(e.g. {name}=postgres://tracker:secret@localhost:5432/tracker)"
+    )
+    try:
+        parsed = dj_database_url.parse(
+            raw, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    except (ValueError, KeyError):
+        raise refusal from None
+    if parsed["ENGINE"] not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise refusal
+    if not parsed.get("NAME"):
+        raise refusal
+    return dict(parsed)
+
+
+DATABASES = {
+    "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; the busy timeout makes the
@@ -156,7 +182,25 @@ STORAGES = {
     },
 }
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+
+def env_redis(name: str) -> str:
+    """A Redis URL (``redis://``, ``rediss://`` or ``unix://``), or empty for none."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    url = urlsplit(raw)
+    try:
+        url.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        url = url._replace(scheme="")
+    if (url.scheme in {"redis", "rediss"} and url.hostname) or (url.scheme == "unix" and url.path):
+        return raw
+    raise ImproperlyConfigured(
+        f"{name} must be a Redis URL, not {raw!r} (e.g. {name}=redis://localhost:6379/0)"
+    )
+
+
+REDIS_URL = env_redis("REDIS_URL")
 
 if REDIS_URL:
     CACHES: dict[str, Any] = {
@@ -241,9 +285,13 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+        raise ImproperlyConfigured(
+            f"{name} must be a number, not {raw!r} (e.g. {name}={default:g})"
+        ) from None
     if not value >= minimum:  # Also refuses NaN.
-        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, not {raw!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be at least {minimum:g}, not {raw!r} (e.g. {name}={default:g})"
+        )
     return value
 
 
@@ -256,7 +304,8 @@ elif all(port.isdigit() and 0 < int(port) < 65536 for port in _ports) and _ports
     TRACKER_FETCH_ALLOWED_PORTS = frozenset(int(port) for port in _ports)
 else:
     raise ImproperlyConfigured(
-        f"TRACKER_FETCH_ALLOWED_PORTS must be port numbers or 'any', not {','.join(_ports)!r}"
+        f"TRACKER_FETCH_ALLOWED_PORTS must be port numbers or 'any', not {','.join(_ports)!r} "
+        "(e.g. TRACKER_FETCH_ALLOWED_PORTS=80,443)"
     )
 # One fetch (redirects and robots.txt included) in wall-clock seconds, and its body cap.
 TRACKER_FETCH_DEADLINE = env_float("TRACKER_FETCH_DEADLINE", 30.0, minimum=1)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.health import health
+from config.health import health, live
 
 admin.site.site_header = "Arms-control proposal tracker"
 admin.site.site_title = "Arms-control tracker"
@@ -12,6 +12,7 @@ admin.site.site_title = "Arms-control tracker"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("health/live/", live, name="health-live"),
     path("api/v1/", include("proposals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -75,6 +75,7 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from tracker import heartbeat
 from tracker.fetcher import FetchPolicy, FetchResult, fetch, make_session
 from tracker.health import GONE_STATUSES, Judgement, Schedule, Stored, judge, judge_failure
 from tracker.metadata import PageMetadata, extract
@@ -321,7 +322,9 @@ def sources_dispatch_due(
         claimed.extend(rows)
     # Queued together, once every batch is claimed: a host's sources from all of them then
     # fill its lanes in order, instead of each batch's few starting lanes of their own.
-    return _queue_claimed(claimed, now)
+    queued = _queue_claimed(claimed, now)
+    heartbeat.beat(heartbeat.DISPATCH, at=now)
+    return queued
 
 
 def _claim_due(now: datetime, lease_until: datetime, limit: int) -> list[tuple[int, str]]:
@@ -543,6 +546,8 @@ def sources_refresh(
         report.deferred = {pk: max(0.0, o.at - clock) for pk, o in later.items() if not o.reserved}
         _reschedule(report.deferred, timezone.now())
         report.checks = _record([(s, o) for s, o in outcomes if not isinstance(o, _Later)])
+    if report.checks:
+        heartbeat.beat(heartbeat.CHECK)
     done = {check.source_id for check in report.checks} | later.keys()
     report.skipped = [pk for pk in source_ids if pk not in done]
     return report

@@ -4,6 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery, signals
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 from config.startup import settings_or_exit
 
@@ -13,6 +14,8 @@ settings_or_exit()
 app = Celery("tracker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A task logs under the request id of the request that queued it (see settings, Logs).
+app.steps["worker"].add(DjangoStructLogInitStep)
 
 
 @signals.task_prerun.connect

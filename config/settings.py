@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+import structlog
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,13 +83,20 @@ INSTALLED_APPS = [
     "knox",
     "simple_history",
     "django_countries",
+    "django_structlog",
+    "corsheaders",
     "tracker",
     "proposals",
 ]
 
 MIDDLEWARE = [
+    # A request id on every log line of the request and of the tasks it queues (see Logs),
+    # first so that even a redirect or an error page carries one.
+    "django_structlog.middlewares.RequestMiddleware",
+    "config.logs.RequestIdHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -451,9 +459,86 @@ if not DEBUG:
     if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- CORS: read-only browser clients on other origins -----------------------------------------
+# Origins (``https://analysis.example.org``) whose pages may read the API with fetch(); ``*`` for
+# any. Reads only: writes need a token and come from scripts, not from other sites' pages.
+_cors = env_list("TRACKER_CORS_ALLOWED_ORIGINS", [])
+if _cors == ["*"]:
+    CORS_ALLOW_ALL_ORIGINS = True
+else:
+    for _origin in _cors:
+        _parts = urlsplit(_origin)
+        if _parts.scheme not in {"http", "https"} or not _parts.netloc or _parts.path:
+            raise ImproperlyConfigured(
+                f"TRACKER_CORS_ALLOWED_ORIGINS must list origins or be *, not {_origin!r} "
+                "(e.g. TRACKER_CORS_ALLOWED_ORIGINS=https://analysis.example.org)"
+            )
+    CORS_ALLOWED_ORIGINS = _cors
+CORS_URLS_REGEX = r"^/api/v1/"
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "if-none-match", "x-request-id")
+CORS_EXPOSE_HEADERS = ("ETag", "Link", "Retry-After", "X-Request-ID")
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# --- Logs ---------------------------------------------------------------------------------------
+# One JSON object per line (time, level, logger, event, and the request id of the request that
+# logged it or queued the task that did), or aligned text for a terminal (the default with debug).
+LOG_FORMAT = os.environ.get("TRACKER_LOG_FORMAT") or ("console" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured(
+        f"TRACKER_LOG_FORMAT must be json or console, not {LOG_FORMAT!r} "
+        "(e.g. TRACKER_LOG_FORMAT=json)"
+    )
+_log_chain: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.dict_tracebacks,
+                structlog.processors.JSONRenderer(),
+            ],
+            "foreign_pre_chain": [*_log_chain, structlog.stdlib.PositionalArgumentsFormatter()],
+        },
+        "console": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            "foreign_pre_chain": [*_log_chain, structlog.stdlib.PositionalArgumentsFormatter()],
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+structlog.configure(
+    processors=[
+        structlog.stdlib.filter_by_level,
+        *_log_chain,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.UnicodeDecoder(),
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
+# Every request logs request_started / request_finished (method, path, status, user, client
+# address) with its request id, handed back as X-Request-ID, and every task it queues logs under
+# the same id.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Take the request id from an X-Request-ID header set by a proxy in front (never from clients).
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env_bool("TRACKER_TRUST_REQUEST_ID", default=False)
+# Celery keeps the logging configured here instead of installing its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

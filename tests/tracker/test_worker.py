@@ -15,7 +15,10 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
+from django.contrib.auth import get_user_model
 from django.db import connection, connections
+from django.test import Client
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 from tests.factories import SourceFactory
 from tests.tracker.httpserver import LoopbackServer, Reply
@@ -44,6 +47,8 @@ def worker(
         broker_url=redis_url, broker_transport_options={"visibility_timeout": 3600}
     )
     task_postrun.connect(close_this_threads_connections)
+    if DjangoStructLogInitStep not in celery_app.steps["worker"]:
+        celery_app.steps["worker"].add(DjangoStructLogInitStep)  # as config/celery.py does
     try:
         with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
             yield celery_app
@@ -79,6 +84,28 @@ def test_a_worker_checks_a_source_queued_through_redis(
     source.refresh_from_db()
     assert source.health == Source.Health.OK
     assert source.fetched_title
+
+
+def test_a_task_logs_under_the_request_id_of_the_request_that_queued_it(
+    worker: Celery, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+    source = SourceFactory.create(url=server.url("/analysis"))
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("curator", "", "pw"))
+
+    response = client.post(f"/api/v1/sources/{source.pk}/refresh/")
+    wait_for_checks(1)
+
+    assert response.status_code == 202
+    request_id = response["X-Request-ID"]
+    assert len(request_id) == 36  # a UUID, unless TRACKER_TRUST_REQUEST_ID takes the client's
+    logged = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+    by_event = {entry["event"]: entry for entry in logged}
+    assert by_event["request_finished"]["request_id"] == request_id
+    assert by_event["task_enqueued"]["request_id"] == request_id
+    started = by_event["task_started"]
+    assert (started["request_id"], started["task"]) == (request_id, "tracker.tasks.refresh_sources")
 
 
 def two_pages_of_one_host(

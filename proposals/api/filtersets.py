@@ -138,10 +138,17 @@ class StrictFilterExtension(DjangoFilterExtension):
         filterset_class = getattr(auto_schema.view, "filterset_class", None)
         if filterset_class is None or not issubclass(filterset_class, StrictFilterSet):
             return super().get_schema_operation_parameters(auto_schema, *args, **kwargs)
-        return [
-            params.parameter_object(name, filter_.field)
-            for name, filter_ in filterset_class.base_filters.items()
-        ]
+        model = filterset_class._meta.model
+        documented: list[dict[str, Any]] = []
+        for name, filter_ in filterset_class.base_filters.items():
+            field = filter_.field
+            if isinstance(field, params.Parameter):
+                documented.append(params.parameter_object(name, field))
+            else:  # a plain django-filter filter: documented as django-filter would
+                documented += self.resolve_filter_field(
+                    auto_schema, model, filterset_class, name, filter_
+                )
+        return documented
 
 
 # --- measures -----------------------------------------------------------------------------------

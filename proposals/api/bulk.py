@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_orjson_renderer.parsers import ORJSONParser
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from proposals.api import params
 from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
 from proposals.api.feeds import (
     CSV_PARAMETER_ERRORS,
@@ -69,8 +70,8 @@ def consistent_read() -> Iterator[None]:
 # --- export -------------------------------------------------------------------------------------
 
 
-class ExportParameters(serializers.Serializer[Any]):
-    table = serializers.ChoiceField(choices=list(CSV_TABLES), required=False)
+class ExportParameters(params.ParameterForm):
+    table = params.ChoiceParam(choices=CSV_TABLES, help_text="With `format=csv`: which table.")
 
 
 class ExportView(CSVOrJSONView):
@@ -97,12 +98,7 @@ class ExportView(CSVOrJSONView):
         parameters=[
             IF_NONE_MATCH,
             format_parameter("`csv` for one table as CSV (needs `table`); JSON otherwise."),
-            OpenApiParameter(
-                "table",
-                OpenApiTypes.STR,
-                enum=list(CSV_TABLES),
-                description="With `format=csv`: which table.",
-            ),
+            *ExportParameters.openapi(),
         ],
         responses={
             (200, "application/json"): OpenApiResponse(
@@ -121,11 +117,10 @@ class ExportView(CSVOrJSONView):
         return conditional_list(request, functools.partial(self.document, request))
 
     def document(self, request: Request) -> HttpResponseBase:
-        parameters = ExportParameters(data=request.query_params)
-        parameters.is_valid(raise_exception=True)
+        given = ExportParameters.parse(request)
         today = timezone.localdate().isoformat()
         if self.wants_csv(request):
-            table = parameters.validated_data.get("table")
+            table = given["table"]
             if table is None:
                 raise serializers.ValidationError(
                     {"table": [f"Required with format=csv: one of {', '.join(CSV_TABLES)}."]}
@@ -165,8 +160,11 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
-class ImportParameters(serializers.Serializer[Any]):
-    keep_existing = serializers.BooleanField(required=False, default=False)
+class ImportParameters(params.ParameterForm):
+    keep_existing = params.BooleanParam(
+        help_text="Leave rows that already exist exactly as they are (they count as "
+        "`unchanged`); only add new ones."
+    )
 
 
 class RejectedRowSerializer(serializers.Serializer[Any]):
@@ -203,14 +201,7 @@ class ImportView(APIView):
             "measure's `status` is ignored: it is derived from the events.\n\n"
             "Needs permission to add and change every imported model."
         ),
-        parameters=[
-            OpenApiParameter(
-                "keep_existing",
-                OpenApiTypes.BOOL,
-                description="Leave rows that already exist exactly as they are (they count as "
-                "`unchanged`); only add new ones.",
-            )
-        ],
+        parameters=ImportParameters.openapi(),
         request=OpenApiTypes.OBJECT,
         responses={
             200: OpenApiResponse(ImportReportSerializer, description="Applied."),
@@ -228,12 +219,8 @@ class ImportView(APIView):
     def post(self, request: Request) -> Response:
         if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_IMPORT_BYTES:
             raise PayloadTooLarge()
-        parameters = ImportParameters(data=request.query_params)
-        parameters.is_valid(raise_exception=True)
-        report = dataset_import(
-            data=request.data,
-            update_existing=not parameters.validated_data["keep_existing"],
-        )
+        given = ImportParameters.parse(request)
+        report = dataset_import(data=request.data, update_existing=not given["keep_existing"])
         return Response(
             report.as_dict(),
             status=status.HTTP_200_OK if report.applied else status.HTTP_400_BAD_REQUEST,

@@ -12,11 +12,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
+from django import forms
 from django.db.models import Exists, F, OuterRef, Value
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -27,10 +27,18 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from proposals.api import params
 from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
 from proposals.api.renderers import CSVRenderer
 from proposals.api.serializers import current_positions
-from proposals.changefeed import ACTIONS, TABLES, Cursor, InvalidCursor, changes_since
+from proposals.changefeed import (
+    ACTIONS,
+    CURSOR_PREFIX,
+    TABLES,
+    Cursor,
+    InvalidCursor,
+    changes_since,
+)
 from proposals.models import Actor, Category, Certainty, DatePrecision, Measure, Position
 
 # --- shared by the bulk views -------------------------------------------------------------------
@@ -75,30 +83,6 @@ def csv_response(content: str, *, filename: str) -> HttpResponse:
     return response
 
 
-class CommaSeparatedList(serializers.ListField):
-    """A parameter given as ``?x=a&x=b``, ``?x=a,b`` or both. Errors are one flat list."""
-
-    def to_internal_value(self, data: Any) -> list[Any]:
-        values = data if isinstance(data, list) else [data]
-        items = [part.strip() for value in values for part in str(value).split(",")]
-        result: list[Any] = []
-        errors: list[Any] = []
-        for item in filter(None, items):
-            try:
-                result.append(self.child.run_validation(item))
-            except serializers.ValidationError as error:
-                errors.extend(error.detail if isinstance(error.detail, list) else [error.detail])
-        if errors:
-            raise serializers.ValidationError(errors)
-        return result
-
-
-def list_parameter(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
-    return OpenApiParameter(
-        name, OpenApiTypes.STR, many=True, explode=True, description=description, **kwargs
-    )
-
-
 def format_parameter(description: str) -> OpenApiParameter:
     return OpenApiParameter(
         "format", OpenApiTypes.STR, enum=["json", "csv"], description=description
@@ -115,8 +99,7 @@ PARAMETER_ERRORS = OpenApiResponse(
         "additionalProperties": {"type": "array", "items": {"type": "string"}},
     },
     description="A parameter is invalid. Each key is a parameter name, each value the problems "
-    'with it, e.g. `{"as_of": ["Date has wrong format. Use one of these formats instead: '
-    'YYYY-MM-DD."]}`.',
+    'with it, e.g. `{"as_of": ["Enter a date as YYYY-MM-DD."]}`.',
 )
 
 
@@ -128,13 +111,13 @@ STANCES = ", ".join(
 )
 
 
-class MatrixParameters(serializers.Serializer[Any]):
-    as_of = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
-    category = CommaSeparatedList(
-        child=serializers.ChoiceField(choices=Category.Code.choices), required=False
+class MatrixParameters(params.ParameterForm):
+    as_of = params.DateParam(help_text="Stances as they stood at the end of that day.")
+    category = params.ListParam(
+        choices=Category.Code.choices, help_text="Only measures in any of these categories."
     )
-    measure = CommaSeparatedList(child=serializers.SlugField(), required=False)
-    actor = CommaSeparatedList(child=serializers.CharField(), required=False)
+    measure = params.ListParam(child=params.SlugParam(), help_text="Only these measures.")
+    actor = params.ListParam(child=params.ActorCodeParam(), help_text="Only these actors.")
 
 
 class MatrixCellSerializer(serializers.Serializer[Any]):
@@ -295,20 +278,7 @@ class MatrixView(CSVOrJSONView):
             "then one column per measure slug; a cell holds the stance or is empty."
         ),
         parameters=[
-            OpenApiParameter(
-                "as_of",
-                OpenApiTypes.DATE,
-                description="YYYY-MM-DD: stances as they stood at the end of that day.",
-            ),
-            list_parameter(
-                "category",
-                "Only measures in any of these categories. Repeat or separate with commas.",
-                enum=Category.Code.values,
-            ),
-            list_parameter("measure", "Only these measures, by slug. Repeat or use commas."),
-            list_parameter(
-                "actor", "Only these actors, by code (e.g. `CHN`). Repeat or use commas."
-            ),
+            *MatrixParameters.openapi(),
             format_parameter("`csv` for the grid as CSV; JSON otherwise."),
             IF_NONE_MATCH,
         ],
@@ -327,14 +297,12 @@ class MatrixView(CSVOrJSONView):
         return conditional_list(request, functools.partial(self.grid, request))
 
     def grid(self, request: Request) -> HttpResponseBase:
-        parameters = MatrixParameters(data=request.query_params)
-        parameters.is_valid(raise_exception=True)
-        given = parameters.validated_data
+        given = MatrixParameters.parse(request)
         matrix = stance_matrix(
-            as_of=given.get("as_of"),
-            categories=given.get("category", []),
-            slugs=given.get("measure", []),
-            codes=[code.upper() for code in given.get("actor", [])],
+            as_of=given["as_of"],
+            categories=given["category"],
+            slugs=given["measure"],
+            codes=given["actor"],
         )
         if self.wants_csv(request):
             when = matrix["as_of"].isoformat() if matrix["as_of"] else "current"
@@ -348,40 +316,43 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
-class ChangesParameters(serializers.Serializer[Any]):
-    since = serializers.CharField(required=False)
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+class FeedPositionParam(params.InstantParam):
+    """A ``next_cursor`` of this feed, or a date-time to start from."""
+
+    grammar = (
+        "A `next_cursor` from an earlier page, or an ISO 8601 date-time (a date alone means its "
+        "midnight UTC; no offset means UTC)."
     )
+    default_error_messages = {
+        "invalid": "Give a `next_cursor` from an earlier page or an ISO 8601 date-time "
+        "(e.g. 2024-01-31T12:00:00Z).",
+        "cursor": "Not a cursor from this feed: pass back a `next_cursor` unchanged.",
+    }
 
-    def validate_since(self, value: str) -> Cursor:
-        if value.startswith("c1."):
-            try:
-                return Cursor.decode(value)
-            except InvalidCursor:
-                raise serializers.ValidationError(
-                    "Not a cursor from this feed: pass back a `next_cursor` unchanged."
-                ) from None
-        parsed = _parse_instant(value)
-        if parsed is None:
-            raise serializers.ValidationError(
-                "Give a `next_cursor` from an earlier page or an ISO 8601 date-time "
-                "(e.g. 2024-01-31T12:00:00Z)."
-            )
-        if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed, datetime.UTC)
-        return Cursor(since=parsed)
+    def to_python(self, value: Any) -> Cursor | None:  # type: ignore[override]
+        if value in self.empty_values:
+            return None
+        if len(str(value)) > 4000:
+            raise forms.ValidationError(self.error_messages["cursor"], code="cursor")
+        if not str(value).startswith(CURSOR_PREFIX):
+            since = super().to_python(value)
+            return None if since is None else Cursor(since=since)
+        try:
+            cursor = Cursor.decode(str(value))
+        except InvalidCursor:
+            raise forms.ValidationError(self.error_messages["cursor"], code="cursor") from None
+        numbers = [cursor.start, cursor.end, *cursor.seen.values()]
+        if not all(0 <= number <= params.INT64_MAX for number in numbers):
+            raise forms.ValidationError(self.error_messages["cursor"], code="cursor")
+        return cursor
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "maxLength": 4000}
 
 
-def _parse_instant(value: str) -> datetime.datetime | None:
-    try:
-        # An unencoded "+" in a query string arrives as a space: "…T10:00:00 02:00".
-        parsed = parse_datetime(value) or parse_datetime(value.replace(" ", "+"))
-        if parsed is None and (day := parse_date(value)) is not None:
-            parsed = datetime.datetime.combine(day, datetime.time())
-    except ValueError:  # well formed, but no such day or time
-        return None
-    return parsed
+class ChangesParameters(params.ParameterForm):
+    since = FeedPositionParam(help_text="Only changes recorded at or after it.")
+    page_size = params.page_size(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, what="Changes")
 
 
 class FieldChangeSerializer(serializers.Serializer[Any]):
@@ -440,27 +411,13 @@ class ChangesView(APIView):
             "A page covers at most `page_size` changes but may list fewer, since saves that "
             "changed nothing are skipped; an empty page with `has_more` true is possible."
         ),
-        parameters=[
-            OpenApiParameter(
-                "since",
-                OpenApiTypes.STR,
-                description="A `next_cursor` from an earlier page, or an ISO 8601 date-time "
-                "(a date alone means its midnight UTC; no offset means UTC): only changes "
-                "recorded at or after it.",
-            ),
-            OpenApiParameter(
-                "page_size",
-                OpenApiTypes.INT,
-                description=f"Changes per page, 1 to {MAX_PAGE_SIZE}; default {DEFAULT_PAGE_SIZE}.",
-            ),
-        ],
+        parameters=ChangesParameters.openapi(),
         responses={200: ChangePageSerializer, 400: PARAMETER_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        parameters = ChangesParameters(data=request.query_params)
-        parameters.is_valid(raise_exception=True)
-        cursor = parameters.validated_data.get("since") or Cursor()
-        page = changes_since(cursor, limit=parameters.validated_data["page_size"])
+        given = ChangesParameters.parse(request)
+        cursor = given["since"] or Cursor()
+        page = changes_since(cursor, limit=given["page_size"] or DEFAULT_PAGE_SIZE)
         return Response(
             {
                 "results": [

@@ -1,10 +1,11 @@
 """Query parameters of the list endpoints, one ``<Model>FilterSet`` each.
 
-Every parameter is validated before any filtering: a malformed date, a value outside a
-vocabulary, an actor code or measure slug that does not exist, or an ordering the list does not
-offer is a 400 whose body names the parameter — never a silently empty or unfiltered list.
-Parameters that take a vocabulary accept several values by repetition
-(``?status=in_force&status=suspended``), meaning any of them.
+Every parameter is parsed by a field of ``proposals.api.params`` (the grammar shared by the whole
+API) before any filtering: a malformed date, a value outside a vocabulary, an actor code or
+measure slug that does not exist, or an ordering the list does not offer is a 400 whose body
+names the parameter — never a silently empty or unfiltered list. Parameters that take a
+vocabulary accept several values, repeated or comma-separated (``?status=in_force,suspended``),
+meaning any of them. The OpenAPI parameters are built from the same fields.
 """
 
 from __future__ import annotations
@@ -17,124 +18,157 @@ import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 
+from proposals.api import params
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENDORSING_STANCES = (Position.Stance.PROPOSES, Position.Stance.ENDORSES)
 OPPOSING_STANCES = (Position.Stance.OPPOSES,)
 
 
-# --- strict fields ------------------------------------------------------------------------------
+# --- filters over the shared fields -------------------------------------------------------------
 
 
-class ISODateField(forms.DateField):
-    """Only ``YYYY-MM-DD``: locale formats such as ``10/25/2006`` are ambiguous."""
-
-    input_formats = ["%Y-%m-%d"]
-    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD."}
-
-    def to_python(self, value: Any) -> datetime.date | None:
-        # strptime would also take 2019-1-1; the documented form has two-digit month and day.
-        if isinstance(value, str) and value.strip() and not _ISO_DATE.match(value.strip()):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
+class DateFilter(filters.Filter):
+    field_class = params.DateParam
 
 
-class ISODateFilter(filters.DateFilter):
-    field_class = ISODateField
+class InstantFilter(filters.Filter):
+    field_class = params.InstantParam
 
 
-class ActorCodeField(forms.CharField):
-    default_error_messages = {"unknown": "There is no actor with the code %(code)r."}
-
-    def clean(self, value: Any) -> str | None:
-        code = (super().clean(value) or "").strip().upper()
-        if not code:
-            return None
-        if not Actor.objects.filter(code=code).exists():
-            raise forms.ValidationError(
-                self.error_messages["unknown"], code="unknown", params={"code": code}
-            )
-        return code
+class BooleanFilter(filters.Filter):
+    field_class = params.BooleanParam
 
 
-class ActorCodeFilter(filters.CharFilter):
-    field_class = ActorCodeField
+class TextFilter(filters.Filter):
+    field_class = params.TextParam
 
 
-class StrictBooleanField(forms.Field):
-    """``true`` / ``false`` (also 1/0, yes/no); anything else is an error, not "no filter"."""
-
-    values = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-    def to_python(self, value: Any) -> bool | None:
-        if value in (None, ""):
-            return None
-        text = str(value).strip().lower()
-        if text not in self.values:
-            raise forms.ValidationError("Enter true or false.", code="invalid")
-        return self.values[text]
+class SearchFilter(filters.Filter):
+    field_class = params.SearchParam
 
 
-class StrictBooleanFilter(filters.BooleanFilter):
-    field_class = StrictBooleanField
+class IdFilter(filters.Filter):
+    field_class = params.IntegerParam
 
 
-class StrictOrderingFilter(filters.OrderingFilter):
-    """Orders by the chosen fields, then by id, so pages never overlap or skip a row."""
+class ActorCodeFilter(filters.Filter):
+    """An actor code that names an actor (one query), in any case."""
+
+    field_class = params.ActorCodeParam
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("must_exist", True)
         super().__init__(*args, **kwargs)
-        allowed = ", ".join(
-            f"{name}, -{name}" for name in self.param_map
-        )  # e.g. "slug, -slug, title, -title"
-        self.extra["help_text"] = f"Sort order, comma-separated: {allowed}. Ties are broken by id."
-        self.extra["error_messages"] = {
-            "invalid_choice": f"%(value)r is not an ordering this list offers ({allowed})."
-        }
 
-    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+
+class MeasureSlugFilter(filters.Filter):
+    """A slug that names a measure (one query)."""
+
+    field_class = params.SlugParam
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("must_exist", True)
+        kwargs.setdefault("help_text", "Measure slug.")
+        super().__init__(*args, **kwargs)
+
+
+class HostFilter(filters.Filter):
+    field_class = params.HostParam
+
+
+class ListFilter(filters.MultipleChoiceFilter):
+    """Any of several values (``OR``); see ``params.ListParam``."""
+
+    field_class = params.ListParam
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+
+class OrderingFilter(filters.Filter):
+    """Orders by the chosen fields, then by id, so pages never overlap or skip a row."""
+
+    field_class = params.OrderingParam
+
+    def __init__(self, *, fields: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(fields=fields, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: list[str]) -> QuerySet[Any]:
         if not value:
             return qs
-        ordering = [self.get_ordering_value(param) for param in value if param]
-        return qs.order_by(*ordering, "-pk" if ordering[-1].startswith("-") else "pk")
+        return qs.order_by(*value, "-pk" if value[-1].startswith("-") else "pk")
 
 
 class StrictFilterSet(filters.FilterSet):
-    """Also rejects a parameter given twice where only one value makes sense."""
+    """Also rejects a parameter given twice where only one value makes sense, and keeps the
+    ``as_of`` it parsed for the rest of the request."""
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
-        for name, field in self.form.fields.items():
-            multiple = isinstance(field, forms.MultipleChoiceField)
-            if not multiple and len(self.data.getlist(name, [])) > 1:
-                self.form.add_error(name, "Give this parameter once.")
+        lists = params.list_names(self.base_filters)
+        for name in self.form.fields:
+            if name not in lists and len(self.data.getlist(name, [])) > 1:
+                self.form.add_error(
+                    name, "Give this parameter once; only list parameters may be repeated."
+                )
                 valid = False
+        if valid:
+            params.remember(self.request, self.form.cleaned_data)
         return valid
+
+    @classmethod
+    def list_parameters(cls) -> set[str]:
+        return params.list_names(cls.base_filters)
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """Documents each filter of a ``StrictFilterSet`` from its ``params`` field, exactly as the
+    same kind of parameter is documented on every other endpoint."""
+
+    priority = 1
+
+    def get_schema_operation_parameters(
+        self, auto_schema: Any, *args: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        filterset_class = getattr(auto_schema.view, "filterset_class", None)
+        if filterset_class is None or not issubclass(filterset_class, StrictFilterSet):
+            return super().get_schema_operation_parameters(auto_schema, *args, **kwargs)
+        model = filterset_class._meta.model
+        documented: list[dict[str, Any]] = []
+        for name, filter_ in filterset_class.base_filters.items():
+            field = filter_.field
+            if isinstance(field, params.Parameter):
+                documented.append(params.parameter_object(name, field))
+            else:  # a plain django-filter filter: documented as django-filter would
+                documented += self.resolve_filter_field(
+                    auto_schema, model, filterset_class, name, filter_
+                )
+        return documented
 
 
 # --- measures -----------------------------------------------------------------------------------
 
 
 class MeasureFilterSet(StrictFilterSet):
-    category = filters.MultipleChoiceFilter(
+    category = ListFilter(
         choices=Category.Code.choices,
         method="filter_category",
         help_text="Measures in any of these categories.",
     )
-    status = filters.MultipleChoiceFilter(
+    status = ListFilter(
         choices=Measure.Status.choices,
         method="filter_status",
         help_text="Status on the `as_of` day (today when absent), derived from the events by "
         "the rules above. Measures not yet in existence that day have no status and never match.",
     )
-    form = filters.MultipleChoiceFilter(choices=Measure.Form.choices, distinct=False)
-    scope = filters.MultipleChoiceFilter(choices=Measure.Scope.choices, distinct=False)
-    venue = filters.CharFilter(
-        lookup_expr="icontains", help_text="Part of the venue's name, any case."
-    )
+    form = ListFilter(choices=Measure.Form.choices)
+    scope = ListFilter(choices=Measure.Scope.choices)
+    venue = TextFilter(lookup_expr="icontains", help_text="Part of the venue's name, any case.")
     actor = ActorCodeFilter(
         method="filter_actor",
         help_text="Actor code (e.g. `CHN`): measures on which it acted (an event) or took a "
@@ -156,13 +190,13 @@ class MeasureFilterSet(StrictFilterSet):
         help_text="Actor code: measures whose latest position by that actor (as of `as_of`) is "
         "`opposes`.",
     )
-    as_of = ISODateFilter(
+    as_of = DateFilter(
         method="filter_as_of",
-        help_text="YYYY-MM-DD. Statuses, participations and current stances in the response, "
+        help_text="Statuses, participations and current stances in the response, "
         "and the `status`, `party`, `endorsed_by` and `opposed_by` filters, as they stood that "
         "day; events after it are left out. Default: today.",
     )
-    certain = StrictBooleanFilter(
+    certain = BooleanFilter(
         method="filter_certain",
         help_text="`true`: the `status`, `party`, `endorsed_by` and `opposed_by` filters keep "
         "only measures whose answer is certain on the `as_of` day. By default a measure whose "
@@ -170,28 +204,30 @@ class MeasureFilterSet(StrictFilterSet):
         "month or year, and the day falls inside that period) is returned when any of its "
         "possible values matches, marked `status_certain: false` or `certain: false`.",
     )
-    changed_since = filters.IsoDateTimeFilter(
+    changed_since = InstantFilter(
         field_name="updated_at",
         lookup_expr="gte",
-        help_text="ISO 8601 date-time (`2024-05-01T00:00:00Z`): measures whose own fields "
+        help_text="Measures whose own fields "
         "changed at or after it. For every kind of change, deletions included, use /changes/.",
     )
-    q = filters.CharFilter(
+    q = SearchFilter(
         method="filter_q",
         help_text="Text search in title, summary and venue (PostgreSQL full-text search with "
         'web-search syntax: `"crisis hotline" -nuclear`; on SQLite every word must appear).',
     )
-    ordering = StrictOrderingFilter(
-        fields=("slug", "title", "status", "updated_at", "created_at"),
-    )
+    ordering = OrderingFilter(fields=("slug", "title", "status", "updated_at", "created_at"))
 
     class Meta:
         model = Measure
         fields: list[str] = []
 
     @property
+    def as_of_given(self) -> datetime.date | None:
+        return self.form.cleaned_data.get("as_of")
+
+    @property
     def as_of_date(self) -> datetime.date:
-        return self.form.cleaned_data.get("as_of") or timezone.localdate()
+        return self.as_of_given or timezone.localdate()
 
     def filter_category(self, qs: Any, name: str, value: list[str]) -> QuerySet[Measure]:
         return qs.in_categories(value)
@@ -201,7 +237,7 @@ class MeasureFilterSet(StrictFilterSet):
         return bool(self.form.cleaned_data.get("certain"))
 
     def filter_status(self, qs: Any, name: str, value: list[str]) -> QuerySet[Measure]:
-        if self.form.cleaned_data.get("as_of") is None:
+        if self.as_of_given is None:
             # Today's status is stored (and kept equal to the derived one): an indexed filter.
             return qs.with_stored_status(statuses=value, certain_only=self.certain_only)
         return qs.with_status_on(statuses=value, on=self.as_of_date, certain_only=self.certain_only)
@@ -249,13 +285,13 @@ class MeasureFilterSet(StrictFilterSet):
 
 
 class ActorFilterSet(StrictFilterSet):
-    kind = filters.MultipleChoiceFilter(choices=Actor.Kind.choices, distinct=False)
-    as_of = ISODateFilter(
+    kind = ListFilter(choices=Actor.Kind.choices)
+    as_of = DateFilter(
         method="filter_as_of",
-        help_text="YYYY-MM-DD: participations and current stances in an actor's detail as they "
+        help_text="Participations and current stances in an actor's detail as they "
         "stood that day. Default: today.",
     )
-    ordering = StrictOrderingFilter(fields=("code", "name", "updated_at"))
+    ordering = OrderingFilter(fields=("code", "name", "updated_at"))
 
     class Meta:
         model = Actor
@@ -269,23 +305,15 @@ class ActorFilterSet(StrictFilterSet):
 
 
 class _DatedFilterSet(StrictFilterSet):
-    measure = filters.ModelChoiceFilter(
-        queryset=Measure.objects.all(),
-        to_field_name="slug",
-        help_text="Measure slug.",
-    )
-    date_after = ISODateFilter(
-        field_name="date", lookup_expr="gte", help_text="YYYY-MM-DD, inclusive."
-    )
-    date_before = ISODateFilter(
-        field_name="date", lookup_expr="lte", help_text="YYYY-MM-DD, inclusive."
-    )
+    measure = MeasureSlugFilter(field_name="measure__slug")
+    date_after = DateFilter(field_name="date", lookup_expr="gte", help_text="Inclusive.")
+    date_before = DateFilter(field_name="date", lookup_expr="lte", help_text="Inclusive.")
 
 
 class PositionFilterSet(_DatedFilterSet):
     actor = ActorCodeFilter(field_name="actor__code", help_text="Actor code.")
-    stance = filters.MultipleChoiceFilter(choices=Position.Stance.choices, distinct=False)
-    current = StrictBooleanFilter(
+    stance = ListFilter(choices=Position.Stance.choices)
+    current = BooleanFilter(
         method="filter_current",
         help_text="`true`: only each actor's current position per measure — the latest taken "
         "by the end of `date_before` when given (the stance that held that day), else today. "
@@ -293,11 +321,11 @@ class PositionFilterSet(_DatedFilterSet):
         "position and the latest certainly taken before it may both be current: both are "
         "returned, unless `certain=true`. `false`: only positions certainly superseded.",
     )
-    certain = StrictBooleanFilter(
+    certain = BooleanFilter(
         method="filter_certain",
         help_text="With `current=true`: `true` keeps only positions certainly current that day.",
     )
-    ordering = StrictOrderingFilter(fields=("date", "updated_at"))
+    ordering = OrderingFilter(fields=("date", "updated_at"))
 
     class Meta:
         model = Position
@@ -319,8 +347,8 @@ class EventFilterSet(_DatedFilterSet):
     actor = ActorCodeFilter(
         field_name="actor__code", help_text="Actor code: events of that actor only."
     )
-    kind = filters.MultipleChoiceFilter(choices=Event.Kind.choices, distinct=False)
-    ordering = StrictOrderingFilter(fields=("date", "updated_at"))
+    kind = ListFilter(choices=Event.Kind.choices)
+    ordering = OrderingFilter(fields=("date", "updated_at"))
 
     class Meta:
         model = Event
@@ -330,47 +358,28 @@ class EventFilterSet(_DatedFilterSet):
 # --- sources and citations ------------------------------------------------------------------
 
 
-_HOST = re.compile(r"^[a-z0-9.-]+$")
-
-
-class HostField(forms.CharField):
-    def clean(self, value: Any) -> str | None:
-        host = (super().clean(value) or "").strip().lower().rstrip(".")
-        if not host:
-            return None
-        if not _HOST.match(host):
-            raise forms.ValidationError("Enter a host name such as www.un.org.")
-        return host
-
-
-class HostFilter(filters.CharFilter):
-    field_class = HostField
-
-
 class SourceFilterSet(StrictFilterSet):
-    health = filters.MultipleChoiceFilter(choices=Source.Health.choices, distinct=False)
-    kind = filters.MultipleChoiceFilter(choices=Source.Kind.choices, distinct=False)
+    health = ListFilter(choices=Source.Health.choices)
+    kind = ListFilter(choices=Source.Kind.choices)
     host = HostFilter(
         method="filter_host",
         help_text="Host name: sources on that host or any of its subdomains (`un.org` also "
         "matches `www.un.org`).",
     )
-    is_primary = StrictBooleanFilter(help_text="`true` or `false`.")
-    content_changed_since = filters.IsoDateTimeFilter(
+    is_primary = BooleanFilter(help_text="Official sources (`true`) or the others.")
+    content_changed_since = InstantFilter(
         field_name="content_changed_at",
         lookup_expr="gte",
-        help_text="ISO 8601 date-time (`2026-11-23T00:00:00Z`): sources whose main text was "
+        help_text="Sources whose main text was "
         "last seen to change at or after it (page chrome and ads do not count).",
     )
-    checked_since = filters.IsoDateTimeFilter(
+    checked_since = InstantFilter(
         field_name="last_checked_at",
         lookup_expr="gte",
-        help_text="ISO 8601 date-time: sources last checked at or after it. With `health`, "
+        help_text="Sources last checked at or after it. With `health`, "
         "for example, what broke since then: `?health=broken&checked_since=…`.",
     )
-    ordering = StrictOrderingFilter(
-        fields=("url", "updated_at", "last_checked_at", "content_changed_at")
-    )
+    ordering = OrderingFilter(fields=("url", "updated_at", "last_checked_at", "content_changed_at"))
 
     class Meta:
         model = Source
@@ -382,31 +391,44 @@ class SourceFilterSet(StrictFilterSet):
         return qs.filter(url__iregex=pattern)
 
 
+class SourceIdParam(params.IntegerParam):
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not Source.objects.filter(pk=value).exists():
+            raise forms.ValidationError(f"There is no source with the id {value}.", code="unknown")
+
+
+class SourceIdFilter(filters.Filter):
+    field_class = SourceIdParam
+
+
 class CitationFilterSet(StrictFilterSet):
-    source = filters.ModelChoiceFilter(queryset=Source.objects.all(), help_text="Source id.")
-    measure = filters.ModelChoiceFilter(
-        queryset=Measure.objects.all(),
-        to_field_name="slug",
+    source = SourceIdFilter(field_name="source_id", help_text="Source id.")
+    measure = MeasureSlugFilter(
         method="filter_measure",
         help_text="Measure slug: citations of the measure itself and of its events and positions.",
     )
-    event = filters.NumberFilter(field_name="event_id", help_text="Event id.")
-    position = filters.NumberFilter(field_name="position_id", help_text="Position id.")
+    event = IdFilter(field_name="event_id", help_text="Event id.")
+    position = IdFilter(field_name="position_id", help_text="Position id.")
 
     class Meta:
         model = Citation
         fields: list[str] = []
 
-    def filter_measure(self, qs: Any, name: str, value: Measure) -> QuerySet[Citation]:
-        return qs.filter(Q(measure=value) | Q(event__measure=value) | Q(position__measure=value))
+    def filter_measure(self, qs: Any, name: str, value: str) -> QuerySet[Citation]:
+        return qs.filter(
+            Q(measure__slug=value)
+            | Q(event__measure__slug=value)
+            | Q(position__measure__slug=value)
+        )
 
 
 class SourceCheckFilterSet(StrictFilterSet):
-    outcome = filters.MultipleChoiceFilter(choices=SourceCheck.Outcome.choices, distinct=False)
-    since = filters.IsoDateTimeFilter(
+    outcome = ListFilter(choices=SourceCheck.Outcome.choices)
+    since = InstantFilter(
         field_name="checked_at",
         lookup_expr="gte",
-        help_text="ISO 8601 date-time: only checks made at or after it.",
+        help_text="Only checks made at or after it.",
     )
 
     class Meta:

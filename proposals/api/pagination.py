@@ -11,6 +11,13 @@
 
 Both modes also set an RFC 8288 ``Link`` header (``rel="next"`` / ``rel="prev"``), which is how a
 CSV client finds the next page.
+
+``fields=`` (a list of the item's top-level field names) is applied here too, to every list alike:
+each item keeps only those fields (and ``id`` and ``url``), and CSV only those columns. It is
+checked before any query and applied to the page already built, so it adds no query. A list
+declares its items with ``item_serializer`` (the serializer that documents them).
+
+The paging parameters are parsed and documented by ``proposals.api.params``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage, Paginator
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.encoding import force_str
 from rest_framework.exceptions import NotFound, ValidationError
@@ -30,22 +40,51 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from proposals.api import params
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
 
-def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ValidationError({name: [f"Must be a whole number, not {raw!r}."]}) from None
-    if value < 1 or (maximum is not None and value > maximum):
-        bound = f"between 1 and {maximum}" if maximum else "at least 1"
-        raise ValidationError({name: [f"Must be {bound}."]})
-    return value
+PAGE = params.page_number()
+PAGE_SIZE = params.page_size(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+CURSOR = params.cursor()
+QUERY_PARAMETERS = ("page", "page_size", "cursor", "fields")
+LIST_PARAMETERS = ("fields",)
+
+
+def item_fields(view: Any) -> list[str]:
+    """The top-level fields of the list's items, from the serializer that documents them."""
+    serializer = getattr(view, "item_serializer", None)
+    return list(serializer().fields) if serializer is not None else []
+
+
+class FieldSelection:
+    """``fields=``: which of the items' top-level fields to keep (None: all)."""
+
+    def __init__(self, request: Request, view: Any) -> None:
+        self.known = item_fields(view)
+        self.kept: set[str] | None = None
+        if "fields" in request.query_params:
+            asked = params.value(request, "fields", params.fields_param(self.known), [])
+            self.kept = {*asked, *(name for name in params.ALWAYS_KEPT if name in self.known)}
+
+    def apply(self, rows: list[Any], view: Any) -> list[Any]:
+        if self.kept is None:
+            return rows
+        dropped = set(self.known) - self.kept
+        columns = getattr(view, "csv_columns", ())
+        column_fields = getattr(view, "csv_column_fields", {})
+        # Only this request's view instance: the class keeps every column.
+        view.csv_columns = tuple(
+            column for column in columns if column_fields.get(column, column) not in dropped
+        )
+        return [
+            {key: value for key, value in row.items() if key not in dropped}
+            if isinstance(row, dict)
+            else row
+            for row in rows
+        ]
 
 
 class TrackerPagination(BasePagination):
@@ -57,6 +96,8 @@ class TrackerPagination(BasePagination):
 
     def __init__(self) -> None:
         self.mode = "page"
+        self.view: Any = None
+        self.selection: FieldSelection | None = None
         self.count: int | None = None
         self.next_url: str | None = None
         self.previous_url: str | None = None
@@ -73,10 +114,7 @@ class TrackerPagination(BasePagination):
     ) -> list[Any]:
         """The page of ``queryset``. ``counted``, when given, holds the same rows without the
         joins and annotations ``queryset`` adds for display, and is what ``count`` counts."""
-        self.request = request
-        self.page_size = _positive_int(
-            request, self.page_size_query_param, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-        )
+        self.start(request, view)
         if self.cursor_query_param in request.query_params:
             self.mode = "cursor"
             return self._cursor_page(queryset, request)
@@ -85,7 +123,7 @@ class TrackerPagination(BasePagination):
     def _numbered_page(
         self, queryset: QuerySet[Any], request: Request, counted: QuerySet[Any] | None = None
     ) -> list[Any]:
-        number = _positive_int(request, self.page_query_param, 1)
+        number = params.value(request, self.page_query_param, PAGE, 1)
         paginator = Paginator(queryset, self.page_size)
         if counted is not None:
             paginator.count = counted.count()
@@ -107,7 +145,9 @@ class TrackerPagination(BasePagination):
 
     def _cursor_page(self, queryset: QuerySet[Any], request: Request) -> list[Any]:
         ordering = _total_ordering(queryset)
-        position = self._decode(request.query_params.get(self.cursor_query_param, ""), ordering)
+        position = self._decode(
+            request.query_params.get(self.cursor_query_param, ""), ordering, queryset.model
+        )
         if position is not None:
             queryset = queryset.filter(_after(ordering, position))
         rows = list(queryset.order_by(*ordering)[: self.page_size + 1])
@@ -120,6 +160,15 @@ class TrackerPagination(BasePagination):
             )
         return page
 
+    def start(self, request: Request, view: Any) -> None:
+        """Parse the paging and ``fields`` parameters, before any query."""
+        self.request, self.view = request, view
+        self.page_size = params.value(
+            request, self.page_size_query_param, PAGE_SIZE, DEFAULT_PAGE_SIZE
+        )
+        params.value(request, self.cursor_query_param, CURSOR)
+        self.selection = FieldSelection(request, view)
+
     # -- cursors -------------------------------------------------------------------------------
 
     @staticmethod
@@ -127,7 +176,9 @@ class TrackerPagination(BasePagination):
         payload = orjson.dumps({"o": ordering, "v": values}, default=str)
         return base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
 
-    def _decode(self, raw: str, ordering: list[str]) -> list[Any] | None:
+    def _decode(
+        self, raw: str, ordering: list[str], model: type[models.Model] | None = None
+    ) -> list[Any] | None:
         if raw == "":
             return None
         try:
@@ -145,11 +196,28 @@ class TrackerPagination(BasePagination):
             raise ValidationError(
                 {self.cursor_query_param: ["This cursor was made for another ordering."]}
             )
+        if model is not None:
+            # An edited cursor must not reach the database with values it cannot compare.
+            try:
+                values = [
+                    _column_value(model, name, v)
+                    for name, v in zip(_names(ordering), values, strict=True)
+                ]
+            except (DjangoValidationError, FieldDoesNotExist, TypeError, ValueError):
+                raise ValidationError(
+                    {
+                        self.cursor_query_param: [
+                            "Not a cursor this API made; start again with an empty cursor."
+                        ]
+                    }
+                ) from None
         return values
 
     # -- response ------------------------------------------------------------------------------
 
     def get_paginated_response(self, data: Any) -> Response:
+        if self.selection is not None:
+            data = self.selection.apply(data, self.view)
         body: OrderedDict[str, Any] = OrderedDict()
         if self.count is not None:
             body["count"] = self.count
@@ -187,31 +255,10 @@ class TrackerPagination(BasePagination):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
-            {
-                "name": self.page_query_param,
-                "in": "query",
-                "required": False,
-                "description": "Page number (numbered pages, the default). Past the last page: "
-                "404.",
-                "schema": {"type": "integer", "minimum": 1},
-            },
-            {
-                "name": self.page_size_query_param,
-                "in": "query",
-                "required": False,
-                "description": f"Rows per page: default {DEFAULT_PAGE_SIZE}, maximum "
-                f"{MAX_PAGE_SIZE}; outside 1 to {MAX_PAGE_SIZE} is a 400.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-            },
-            {
-                "name": self.cursor_query_param,
-                "in": "query",
-                "required": False,
-                "description": "Keyset pagination, fast at any depth: send it empty to start, "
-                "then follow `next`. The response then has no `count`.",
-                "schema": {"type": "string"},
-                "allowEmptyValue": True,
-            },
+            params.parameter_object(self.page_query_param, PAGE),
+            params.parameter_object(self.page_size_query_param, PAGE_SIZE),
+            params.parameter_object(self.cursor_query_param, CURSOR) | {"allowEmptyValue": True},
+            params.parameter_object("fields", params.fields_param(item_fields(view))),
         ]
 
     def get_results(self, data: dict[str, Any]) -> Any:
@@ -229,10 +276,7 @@ class CheckHistoryPagination(TrackerPagination):
         *,
         counted: QuerySet[Any] | None = None,
     ) -> list[Any]:
-        self.request = request
-        self.page_size = _positive_int(
-            request, self.page_size_query_param, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-        )
+        self.start(request, view)
         self.mode = "cursor"
         return self._cursor_page(queryset, request)
 
@@ -268,6 +312,17 @@ def _value(row: Any, name: str) -> Any:
     if isinstance(row, dict):
         return row["id"] if name == "pk" else row[name]
     return getattr(row, name)
+
+
+def _column_value(model: type[models.Model], name: str, value: Any) -> Any:
+    """``value`` as the column ``name`` holds it; integers within the database's range."""
+    if isinstance(value, dict | list):
+        raise TypeError(name)
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    converted = field.to_python(value)  # type: ignore[union-attr]
+    if isinstance(converted, int) and not -params.INT64_MAX <= converted <= params.INT64_MAX:
+        raise ValueError(name)
+    return converted
 
 
 def _after(ordering: list[str], values: list[Any]) -> Q:

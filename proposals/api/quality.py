@@ -9,29 +9,21 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from proposals import quality
+from proposals.api import params
 from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
 from proposals.api.feeds import (
     CSV_PARAMETER_ERRORS,
     PARAMETER_ERRORS,
-    CommaSeparatedList,
     CSVOrJSONView,
     format_parameter,
-    list_parameter,
 )
-from proposals.api.pagination import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    TrackerPagination,
-    _positive_int,
-)
-from proposals.models import Actor, Measure
+from proposals.api.pagination import PAGE, PAGE_SIZE, TrackerPagination
 
 OBJECT_TYPES = ["event", "position", "measure", "source"]
 CSV_COLUMNS = (
@@ -48,23 +40,15 @@ CSV_COLUMNS = (
 RULE_LIST = "\n".join(f"- `{rule.id}` — {rule.title}" for rule in quality.RULES)
 
 
-class QualityParameters(serializers.Serializer[Any]):
-    rule = CommaSeparatedList(
-        child=serializers.ChoiceField(choices=list(quality.RULE_IDS)), required=False
-    )
-    measure = serializers.SlugField(required=False)
-    actor = serializers.CharField(required=False)
+PAGE_PARAMETERS = ("page", "page_size", "fields")
 
-    def validate_measure(self, value: str) -> str:
-        if not Measure.objects.filter(slug=value).exists():
-            raise serializers.ValidationError(f"There is no measure with the slug {value!r}.")
-        return value
 
-    def validate_actor(self, value: str) -> str:
-        code = value.strip().upper()
-        if not Actor.objects.filter(code=code).exists():
-            raise serializers.ValidationError(f"There is no actor with the code {code!r}.")
-        return code
+class QualityParameters(params.ParameterForm):
+    rule = params.ListParam(choices=quality.RULE_IDS, help_text="Only these rules.")
+    measure = params.SlugParam(must_exist=True, help_text="Only findings about this measure.")
+    actor = params.ActorCodeParam(must_exist=True, help_text="Only findings about this actor.")
+    extra = PAGE_PARAMETERS
+    extra_lists = ("fields",)
 
 
 class QualityObjectSerializer(serializers.Serializer[Any]):
@@ -93,6 +77,9 @@ class RuleCountsSerializer(serializers.Serializer[Any]):
         return {rule: serializers.IntegerField(min_value=0) for rule in quality.RULE_IDS}
 
 
+FINDING_FIELDS = list(FindingSerializer().fields)
+
+
 class QualityPageSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField(help_text="Findings matching all the filters.")
     next = serializers.URLField(allow_null=True)
@@ -110,10 +97,7 @@ class QualityPagination(TrackerPagination):
     def paginate_findings(
         self, found: list[quality.Finding], request: Request
     ) -> list[quality.Finding]:
-        self.request = request
-        self.page_size = _positive_int(
-            request, self.page_size_query_param, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-        )
+        """The page of ``found``, after ``start()`` has parsed the paging parameters."""
         # Django's paginator takes a list as well as a queryset.
         page = self._numbered_page(cast(QuerySet[Any], found), request)
         return cast(list[quality.Finding], page)
@@ -149,7 +133,15 @@ def csv_row(row: dict[str, Any]) -> dict[str, Any]:
 
 class QualityView(CSVOrJSONView):
     csv_columns = CSV_COLUMNS
-    parameters = ("rule", "measure", "actor", "page", "page_size")
+    item_serializer = FindingSerializer
+    # `fields=object` keeps these CSV columns, which spell out the finding's object.
+    csv_column_fields = {
+        "object_type": "object",
+        "object_id": "object",
+        "label": "object",
+        "api_url": "object",
+        "admin_url": "object",
+    }
 
     @extend_schema(
         summary="The data-quality queue: what curators should fix",
@@ -166,25 +158,11 @@ class QualityView(CSVOrJSONView):
             f"{', '.join(f'`{c}`' for c in CSV_COLUMNS)}; pages linked by the `Link` header."
         ),
         parameters=[
-            list_parameter(
-                "rule", "Only these rules. Repeat or separate with commas.", enum=quality.RULE_IDS
-            ),
-            OpenApiParameter(
-                "measure", OpenApiTypes.STR, description="Only findings about this measure (slug)."
-            ),
-            OpenApiParameter(
-                "actor",
-                OpenApiTypes.STR,
-                description="Only findings about this actor (code, e.g. `RUS`).",
-            ),
-            OpenApiParameter(
-                "page", OpenApiTypes.INT, description="Page number. Past the last page: 404."
-            ),
-            OpenApiParameter(
-                "page_size",
-                OpenApiTypes.INT,
-                description=f"Findings per page: default {DEFAULT_PAGE_SIZE}, maximum "
-                f"{MAX_PAGE_SIZE}; outside 1 to {MAX_PAGE_SIZE} is a 400.",
+            *QualityParameters.openapi(),
+            params.openapi_parameter("page", PAGE),
+            params.openapi_parameter("page_size", PAGE_SIZE),
+            params.openapi_parameter(
+                "fields", params.fields_param(list(FindingSerializer().fields))
             ),
             format_parameter("`csv` for the findings as CSV; JSON otherwise."),
             IF_NONE_MATCH,
@@ -204,24 +182,13 @@ class QualityView(CSVOrJSONView):
         return conditional_list(request, functools.partial(self.queue, request))
 
     def queue(self, request: Request) -> Response:
-        allowed = {*self.parameters, api_settings.URL_FORMAT_OVERRIDE or "format"}
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            offered = ", ".join(sorted(allowed))
-            raise exceptions.ValidationError(
-                {
-                    name: [f"Not a parameter of this endpoint; it takes: {offered}."]
-                    for name in unknown
-                }
-            )
-        parameters = QualityParameters(data=request.query_params)
-        parameters.is_valid(raise_exception=True)
-        given = parameters.validated_data
-        found = quality.findings(measure=given.get("measure"), actor=given.get("actor"))
-        counts = quality.counts(found)
-        if given.get("rule"):
-            found = [finding for finding in found if finding.rule in given["rule"]]
+        given = QualityParameters.parse(request)
         paginator = QualityPagination()
+        paginator.start(request, self)  # paging and `fields` are refused before any query
+        found = quality.findings(measure=given["measure"], actor=given["actor"])
+        counts = quality.counts(found)
+        if given["rule"]:
+            found = [finding for finding in found if finding.rule in given["rule"]]
         page = paginator.paginate_findings(found, request)
         rows = [finding_representation(finding, request) for finding in page]
         if self.wants_csv(request):

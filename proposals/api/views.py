@@ -35,7 +35,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from proposals import services
-from proposals.api import filtersets
+from proposals.api import filtersets, params
 from proposals.api import serializers as api
 from proposals.api.conditional import (
     IF_NONE_MATCH,
@@ -44,8 +44,12 @@ from proposals.api.conditional import (
     conditional_list,
     detail_response,
 )
-from proposals.api.filtersets import ISODateField
-from proposals.api.pagination import CheckHistoryPagination, TrackerPagination
+from proposals.api.pagination import (
+    LIST_PARAMETERS,
+    QUERY_PARAMETERS,
+    CheckHistoryPagination,
+    TrackerPagination,
+)
 from proposals.api.renderers import CSVRenderer
 from proposals.api.throttling import LoginThrottle
 from proposals.models import Actor, Citation, Event, Measure, Position
@@ -115,11 +119,12 @@ IF_MATCH = OpenApiParameter(
     required=True,
     description="The `ETag` of your last read (or `*`). Missing: 428. Stale: 412.",
 )
-AS_OF = OpenApiParameter(
+AS_OF = params.openapi_parameter(
     "as_of",
-    OpenApiTypes.DATE,
-    description="YYYY-MM-DD: statuses, participations and stances as they stood that day, "
-    "events and positions after it left out. Default: today.",
+    params.DateParam(
+        help_text="Statuses, participations and stances as they stood that day, events and "
+        "positions after it left out. Default: today."
+    ),
 )
 
 
@@ -169,7 +174,12 @@ def _crud_schema(
             parameters=[IF_MATCH],
             responses={204: None, **write_errors, **_errors(409, 412, 428)},
         )
-    return extend_schema_view(**views)
+
+    def decorate(cls: type) -> type:
+        cls.item_serializer = read  # type: ignore[attr-defined]  # what `fields=` selects from
+        return extend_schema_view(**views)(cls)
+
+    return decorate
 
 
 class ResourceViewSet(viewsets.GenericViewSet):
@@ -195,29 +205,26 @@ class ResourceViewSet(viewsets.GenericViewSet):
             renderers.append(CSVRenderer())
         return renderers
 
-    def check_parameters(self, allowed: Iterable[str]) -> None:
-        """An unknown parameter is a 400: a typo must not return an unfiltered list."""
-        allowed = {*allowed, api_settings.URL_FORMAT_OVERRIDE or "format"}
-        unknown = sorted(set(self.request.query_params) - allowed)
-        if unknown:
-            offered = ", ".join(sorted(allowed))
-            raise exceptions.ValidationError(
-                {
-                    name: [f"Not a parameter of this endpoint; it takes: {offered}."]
-                    for name in unknown
-                }
-            )
+    def check_parameters(self, allowed: Iterable[str], lists: Iterable[str] = ()) -> None:
+        """An unknown parameter, or one given twice that is not a list, is a 400."""
+        params.check_query(self.request.query_params, allowed=allowed, lists=set(lists))
 
     def list_parameters(self) -> set[str]:
-        names = {"page", "page_size", "cursor"}
+        names = set(QUERY_PARAMETERS)
         if self.filterset_class is not None:
             names |= set(self.filterset_class.base_filters)
+        return names
+
+    def list_valued_parameters(self) -> set[str]:
+        names = set(LIST_PARAMETERS)
+        if self.filterset_class is not None:
+            names |= self.filterset_class.list_parameters()
         return names
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.action != "list" or self.filterset_class is None:
             return queryset
-        self.check_parameters(self.list_parameters())
+        self.check_parameters(self.list_parameters(), self.list_valued_parameters())
         if not set(self.request.query_params) & set(self.filterset_class.base_filters):
             # Nothing to filter: building the filter set (a deep copy of every filter and a
             # form) would be the most expensive step of a plain list request.
@@ -230,14 +237,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
         return self.filterset.qs
 
     def as_of(self) -> datetime.date | None:
-        """The ``as_of`` parameter of a detail read (lists take it from the filter set)."""
-        raw = self.request.query_params.get("as_of")
-        if not raw:
-            return None
-        try:
-            return ISODateField().clean(raw)
-        except DjangoValidationError as error:
-            raise exceptions.ValidationError({"as_of": error.messages}) from None
+        return params.as_of(self.request)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -377,8 +377,7 @@ class MeasureViewSet(ResourceViewSet):
         page = paginator.paginate_queryset(
             api.measure_rows(queryset), self.request, view=self, counted=queryset
         )
-        as_of = self.filterset.form.cleaned_data.get("as_of") if self.filterset else None
-        reader = api.MeasureReader(self.request, as_of=as_of)
+        reader = api.MeasureReader(self.request, as_of=params.as_of(self.request))
         return self.get_paginated_response(reader.many(page or []))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -598,12 +597,14 @@ class SourceViewSet(ResourceViewSet):
         filterset_class=filtersets.SourceCheckFilterSet,
         csv_action=True,
         csv_columns=api.CHECK_ROW_FIELDS,
+        item_serializer=api.SourceCheckSerializer,
         queryset=SourceCheck.objects.all(),
     )
     def checks(self, request: Request, pk: str | None = None) -> Response:
         source = get_object_or_404(Source, pk=pk)
         self.check_parameters(
-            {"cursor", "page_size", *filtersets.SourceCheckFilterSet.base_filters}
+            {"cursor", "page_size", "fields", *filtersets.SourceCheckFilterSet.base_filters},
+            {"fields", *filtersets.SourceCheckFilterSet.list_parameters()},
         )
 
         def build() -> Response:

@@ -24,7 +24,6 @@ from drf_spectacular.utils import (
 )
 from knox import views as knox_views
 from rest_framework import exceptions, serializers, status, viewsets
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
@@ -47,7 +46,7 @@ from proposals.api.conditional import (
 from proposals.api.filtersets import ISODateField
 from proposals.api.pagination import CheckHistoryPagination, TrackerPagination
 from proposals.api.renderers import CSVRenderer
-from proposals.api.throttling import LoginThrottle
+from proposals.api.throttling import LOGIN_LIMITS, LoginAuthentication
 from proposals.models import Actor, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
 from tracker.services import source_request_refresh
@@ -86,6 +85,14 @@ def _string_keys(data: Any) -> Any:
     return data
 
 
+_MAX_ROW_ID = 2**63 - 1  # the largest BigAutoField value, on every database
+
+
+def is_row_id(text: str) -> bool:
+    """``text`` could be a row's id: ASCII digits, within 64 bits."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= _MAX_ROW_ID
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict with the current state of the data."
@@ -113,7 +120,8 @@ IF_MATCH = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
-    description="The `ETag` of your last read (or `*`). Missing: 428. Stale: 412.",
+    description="The `ETag` of your last read (or `*` alone). Missing: 428. Malformed: 400. "
+    "Stale: 412.",
 )
 AS_OF = OpenApiParameter(
     "as_of",
@@ -186,6 +194,15 @@ class ResourceViewSet(viewsets.GenericViewSet):
     detail_parameters: ClassVar[tuple[str, ...]] = ()
     filterset_class: type[filtersets.StrictFilterSet] | None = None
     filterset: filtersets.StrictFilterSet | None = None
+
+    # -- path ids ------------------------------------------------------------------------------
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A row id is a positive 64-bit integer; anything else in its place names no row, and
+        # must not reach the database, where it is an error rather than a miss.
+        if "pk" in kwargs and not is_row_id(str(kwargs["pk"])):
+            raise exceptions.NotFound(f"Not found: ids are whole numbers from 1 to {_MAX_ROW_ID}.")
+        super().initial(request, *args, **kwargs)
 
     # -- negotiation and parameters -----------------------------------------------------------
 
@@ -698,15 +715,22 @@ TOKEN_RESPONSE = inline_serializer(
 @extend_schema(
     summary="Get a token",
     description="Authenticate with HTTP Basic (user name and password); the token is stored "
-    "hashed and expires (`TRACKER_API_TOKEN_TTL_HOURS`).",
+    "hashed and expires (`TRACKER_API_TOKEN_TTL_HOURS`).\n\n" + LOGIN_LIMITS,
     request=None,
-    responses={200: TOKEN_RESPONSE, **_errors(401, 429)},
+    responses={
+        200: TOKEN_RESPONSE,
+        **_errors(401),
+        429: OpenApiResponse(
+            description="Throttled or locked out; see `Retry-After`. Sent before the password "
+            "is checked, so it says nothing about the password."
+        ),
+    },
 )
 class LoginView(knox_views.LoginView):
-    authentication_classes = [BasicAuthentication]
+    # Throttles and lockouts are checked by the authentication, before the password.
+    authentication_classes = [LoginAuthentication]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [LoginThrottle]
-    throttle_scope = "login"
+    throttle_classes = ()
 
 
 @extend_schema(summary="Revoke this token", request=None, responses={204: None, **_errors(401)})

@@ -344,8 +344,8 @@ TRACKER_TRUSTED_PROXIES = env_int("TRACKER_TRUSTED_PROXIES", 0)
 if TRACKER_TRUSTED_PROXIES < 0:
     raise ImproperlyConfigured("TRACKER_TRUSTED_PROXIES must be 0 or more.")
 
-# A request body (JSON or form) is read up to this many bytes; a longer one is a 413. The dataset
-# import has its own, larger limit.
+# A JSON request body is read up to this many bytes, a longer one is a 413 (the dataset import
+# has its own, larger limit); Django's forms (the admin) are held to it too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TRACKER_API_MAX_BODY_BYTES", 2_621_440)
 if DATA_UPLOAD_MAX_MEMORY_SIZE < 1024:
     raise ImproperlyConfigured("TRACKER_API_MAX_BODY_BYTES must be at least 1024.")

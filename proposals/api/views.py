@@ -14,6 +14,7 @@ from django.db.models import ProtectedError, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.authentication import BasicScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -710,6 +711,11 @@ TOKEN_RESPONSE = inline_serializer(
         "expiry": serializers.DateTimeField(help_text="After this the token stops working."),
     },
 )
+
+
+class LoginAuthenticationScheme(BasicScheme):
+    # To a client the login's authentication is plain HTTP Basic.
+    target_class = "proposals.api.throttling.LoginAuthentication"
 
 
 @extend_schema(

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "knox",
+    "axes",
     "simple_history",
     "django_countries",
     "django_structlog",
@@ -95,6 +96,8 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",
     "config.logs.RequestIdHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the path, the query or a cookie: PostgreSQL cannot hold a NUL.
+    "config.middleware.RejectNulCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +108,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request's user on every history row written during the request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Answers a locked-out login form with 429 (see proposals/api/throttling.py); last, so it
+    # sees what the login view did.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -166,6 +172,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -382,6 +394,37 @@ CACHES["throttle"] = (
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-throttle"}
 )
 
+# Addresses that throttles and login lockouts count against: REMOTE_ADDR, or behind this many
+# reverse proxies (each appending to X-Forwarded-For), the address the outermost one saw. Never
+# more than the proxies you run: a client can write X-Forwarded-For entries of its own.
+TRACKER_TRUSTED_PROXIES = env_int("TRACKER_TRUSTED_PROXIES", 0)
+if TRACKER_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("TRACKER_TRUSTED_PROXIES must be 0 or more.")
+
+# A JSON request body is read up to this many bytes, a longer one is a 413 (the dataset import
+# has its own, larger limit); Django's forms (the admin) are held to it too.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TRACKER_API_MAX_BODY_BYTES", 2_621_440)
+if DATA_UPLOAD_MAX_MEMORY_SIZE < 1024:
+    raise ImproperlyConfigured("TRACKER_API_MAX_BODY_BYTES must be at least 1024.")
+
+# Password logins (the API's and the admin's): failures are counted in the database (not the
+# cache, so the count holds while Redis is down), per client address and per account; either
+# reaching the limit locks both out until the cool-off has passed since the last failure.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("TRACKER_LOGIN_FAILURE_LIMIT", 5)
+_lockout_minutes = env_int("TRACKER_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes)
+if AXES_FAILURE_LIMIT < 1 or _lockout_minutes < 1:
+    raise ImproperlyConfigured(
+        "TRACKER_LOGIN_FAILURE_LIMIT and TRACKER_LOGIN_LOCKOUT_MINUTES must be at least 1."
+    )
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Attempts during a lockout are refused unseen: the lockout ends a fixed time after the last
+# counted failure, which is what Retry-After announces.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "proposals.api.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "proposals.api.throttling.lockout_response"
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Tokens for scripts (knox: stored hashed, expiring); the session for the browsable API.
@@ -400,12 +443,13 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "drf_orjson_renderer.parsers.ORJSONParser",
+        "proposals.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "proposals.api.renderers.ContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["proposals.api.throttling.AnonymousThrottle"],
+    "NUM_PROXIES": TRACKER_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("TRACKER_API_ANON_RATE", "300/minute"),
         "login": env_rate("TRACKER_API_LOGIN_RATE", "10/minute"),
@@ -441,6 +485,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "proposals.api.docs.describe_api",
+        "proposals.api.parsers.document_body_limits",
     ],
 }
 

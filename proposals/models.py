@@ -19,6 +19,7 @@ from django_countries import countries
 from simple_history.models import HistoricalRecords
 
 from proposals import status as rules
+from proposals.json_limits import json_problem
 from tracker.models import Source
 
 if TYPE_CHECKING:
@@ -151,6 +152,8 @@ class Actor(TimestampedModel):
             isinstance(alias, str) for alias in self.aliases
         ):
             raise ValidationError({"aliases": "Aliases must be a list of names."})
+        if problem := json_problem(self.aliases):
+            raise ValidationError({"aliases": problem})
 
 
 def is_known_state_code(code: str) -> bool:
@@ -517,6 +520,8 @@ class Measure(TimestampedModel):
         super().clean()
         if not isinstance(self.parameters, dict):
             raise ValidationError({"parameters": "Parameters must be a JSON object."})
+        if problem := json_problem(self.parameters):
+            raise ValidationError({"parameters": problem})
         ancestor, seen = self.parent, set()
         while ancestor is not None:
             if ancestor.pk == self.pk and self.pk is not None:

@@ -16,7 +16,6 @@ from django.db import connection, transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from drf_orjson_renderer.parsers import ORJSONParser
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -36,6 +35,7 @@ from proposals.api.feeds import (
     default_renderers,
     format_parameter,
 )
+from proposals.api.parsers import JSONParser
 from proposals.api.renderers import CSVRenderer
 from proposals.dataset import CSV_TABLES, FORMAT, dataset_csv_rows, dataset_export, dataset_import
 from proposals.models import Actor, Citation, Event, Measure, Position
@@ -185,7 +185,8 @@ class ImportReportSerializer(serializers.Serializer[Any]):
 
 class ImportView(APIView):
     permission_classes = [CanImportDataset]
-    parser_classes = [ORJSONParser]
+    parser_classes = [JSONParser]
+    max_body_bytes = MAX_IMPORT_BYTES
 
     @extend_schema(
         summary="Import a dataset document (curators)",

@@ -19,7 +19,11 @@ for revalidation (an ``If-Modified-Since`` date cannot see a deleted nested row)
 - no ``If-Match`` → 428 Precondition Required: a curator cannot overwrite by accident;
 - ``If-Match`` that is not the current ETag → 412 Precondition Failed: someone else changed it
   since you read it; read it again;
-- ``If-Match: *`` means "whatever is there now" (RFC 9110) and is accepted, as an explicit choice.
+- ``If-Match: *`` means "whatever is there now" (RFC 9110) and is accepted, as an explicit choice;
+  ``*`` counts only when it is the whole header;
+- ``If-Match`` that is neither ``*`` nor a comma-separated list of entity tags (``"…"`` or
+  ``W/"…"``) → 400 Bad Request with the expected form: a malformed header is a client bug,
+  never read as ``*``. A weak tag is well-formed but never matches (writes compare strongly).
 
 The check and the write happen in one transaction with the row locked, so two curators holding
 the same ETag cannot both succeed. The browsable API cannot send ``If-Match``; it can create rows,
@@ -31,6 +35,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -75,6 +80,16 @@ class PreconditionFailed(APIException):
         "Read it again, reapply your change, and send the new ETag."
     )
     default_code = "precondition_failed"
+
+
+class MalformedPrecondition(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = (
+        "If-Match must be * alone or a comma-separated list of entity tags in double quotes, "
+        'as the ETag header gives them (for example If-Match: "0123abcd"); send the ETag of '
+        "your last read of this object."
+    )
+    default_code = "malformed_if_match"
 
 
 class PreconditionRequired(APIException):
@@ -147,24 +162,56 @@ def representation_etag(data: Any) -> str:
     )
 
 
-def _tags(header: str) -> list[str]:
-    return [tag.strip() for tag in header.split(",") if tag.strip()]
+# RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, where etagc is any visible
+# character but DQUOTE (a comma included), and list elements are separated by commas with
+# optional whitespace; empty elements are allowed and ignored.
+_ENTITY_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+_LIST_ELEMENT = re.compile(rf"[ \t]*(?P<tag>{_ENTITY_TAG.pattern})?[ \t]*(?:,|\Z)")
+
+
+def parse_entity_tags(header: str) -> list[str] | None:
+    """The entity tags of an ``If-Match`` / ``If-None-Match`` value, ``["*"]`` for ``*`` alone,
+    or ``None`` if the value is not such a list or names no tag at all."""
+    if header.strip(" \t") == "*":
+        return ["*"]
+    tags: list[str] = []
+    position = 0
+    while position < len(header):
+        match = _LIST_ELEMENT.match(header, position)
+        if match is None or match.end() == position:
+            return None
+        if match["tag"]:
+            tags.append(match["tag"])
+        position = match.end()
+    return tags or None
 
 
 def none_match(request: Request, etag: str) -> bool:
-    """``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 says for GET)."""
+    """``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 says for GET). A malformed
+    header names nothing: the read answers in full."""
     header = request.headers.get("If-None-Match")
-    if not header:
+    tags = parse_entity_tags(header) if header else None
+    if not tags:
         return False
-    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in _tags(header))
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
+
+
+def _if_match_tags(request: Request) -> list[str]:
+    """The tags ``If-Match`` names: 428 without the header, 400 when it is malformed."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        raise PreconditionRequired()
+    tags = parse_entity_tags(header)
+    if tags is None:
+        raise MalformedPrecondition()
+    return tags
 
 
 def require_if_match(request: Request, current: str) -> None:
-    """Raise 428 without ``If-Match``, 412 when it names another version (strong comparison)."""
-    header = request.headers.get("If-Match")
-    if not header:
-        raise PreconditionRequired()
-    if not any(tag == "*" or tag == current for tag in _tags(header)):
+    """Raise 428 without ``If-Match``, 400 when it is malformed, 412 when it names another
+    version (strong comparison: a weak tag never matches)."""
+    tags = _if_match_tags(request)
+    if tags != ["*"] and current not in tags:
         raise PreconditionFailed()
 
 
@@ -227,8 +274,8 @@ def detail_response(
 
 
 def check_write_precondition(request: Request, current: Callable[[], dict[str, Any]]) -> None:
-    """428/412 unless ``If-Match`` names the current representation (built only when needed)."""
-    header = request.headers.get("If-Match")
-    if header and all(tag == "*" for tag in _tags(header)):
+    """428/400/412 unless ``If-Match`` names the current representation (built only when
+    needed)."""
+    if _if_match_tags(request) == ["*"]:
         return
-    require_if_match(request, representation_etag(current()) if header else "")
+    require_if_match(request, representation_etag(current()))

@@ -20,6 +20,7 @@ from typing import Any
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -83,7 +84,22 @@ def _errors(data: Any) -> list[tuple[str, Any]]:
 
 
 class ContentNegotiation(DefaultContentNegotiation):
-    """A ``?format=`` the endpoint does not offer is 406 Not Acceptable, not 404."""
+    """A ``?format=`` the endpoint does not offer is 406 Not Acceptable, not 404.
+
+    ``OPTIONS`` describes the endpoint (its parameters, what it renders) as JSON; CSV, a table
+    of rows, has no place for that description, so ``OPTIONS`` with ``format=csv`` or
+    ``Accept: text/csv`` is a 406 that says so.
+    """
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        self.options = request.method == "OPTIONS"
+        if self.options:
+            renderers = [
+                renderer for renderer in renderers if not isinstance(renderer, CSVRenderer)
+            ]
+        return super().select_renderer(request, renderers, format_suffix)
 
     def filter_renderers(
         self, renderers: Iterable[BaseRenderer], format: str
@@ -91,5 +107,10 @@ class ContentNegotiation(DefaultContentNegotiation):
         matching = [renderer for renderer in renderers if renderer.format == format]
         if not matching:
             offered = ", ".join(sorted({str(renderer.format) for renderer in renderers}))
+            if getattr(self, "options", False):
+                raise NotAcceptable(
+                    f"OPTIONS describes this endpoint in one of {offered}, not "
+                    f"format={format!r}; leave format out (CSV is for reading the rows)."
+                )
             raise NotAcceptable(f"format={format!r} is not offered here; choose one of {offered}.")
         return matching

@@ -14,6 +14,7 @@ from django.db.models import ProtectedError, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.authentication import BasicScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -24,7 +25,6 @@ from drf_spectacular.utils import (
 )
 from knox import views as knox_views
 from rest_framework import exceptions, serializers, status, viewsets
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
@@ -51,7 +51,7 @@ from proposals.api.pagination import (
     TrackerPagination,
 )
 from proposals.api.renderers import CSVRenderer
-from proposals.api.throttling import LoginThrottle
+from proposals.api.throttling import LOGIN_LIMITS, LoginAuthentication
 from proposals.models import Actor, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
 from tracker.services import source_request_refresh
@@ -90,6 +90,14 @@ def _string_keys(data: Any) -> Any:
     return data
 
 
+_MAX_ROW_ID = 2**63 - 1  # the largest BigAutoField value, on every database
+
+
+def is_row_id(text: str) -> bool:
+    """``text`` could be a row's id: ASCII digits, within 64 bits."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= _MAX_ROW_ID
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict with the current state of the data."
@@ -117,7 +125,8 @@ IF_MATCH = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
-    description="The `ETag` of your last read (or `*`). Missing: 428. Stale: 412.",
+    description="The `ETag` of your last read (or `*` alone). Missing: 428. Malformed: 400. "
+    "Stale: 412.",
 )
 AS_OF = params.openapi_parameter(
     "as_of",
@@ -196,6 +205,15 @@ class ResourceViewSet(viewsets.GenericViewSet):
     detail_parameters: ClassVar[tuple[str, ...]] = ()
     filterset_class: type[filtersets.StrictFilterSet] | None = None
     filterset: filtersets.StrictFilterSet | None = None
+
+    # -- path ids ------------------------------------------------------------------------------
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A row id is a positive 64-bit integer; anything else in its place names no row, and
+        # must not reach the database, where it is an error rather than a miss.
+        if "pk" in kwargs and not is_row_id(str(kwargs["pk"])):
+            raise exceptions.NotFound(f"Not found: ids are whole numbers from 1 to {_MAX_ROW_ID}.")
+        super().initial(request, *args, **kwargs)
 
     # -- negotiation and parameters -----------------------------------------------------------
 
@@ -696,18 +714,30 @@ TOKEN_RESPONSE = inline_serializer(
 )
 
 
+class LoginAuthenticationScheme(BasicScheme):
+    # To a client the login's authentication is plain HTTP Basic.
+    target_class = "proposals.api.throttling.LoginAuthentication"
+
+
 @extend_schema(
     summary="Get a token",
     description="Authenticate with HTTP Basic (user name and password); the token is stored "
-    "hashed and expires (`TRACKER_API_TOKEN_TTL_HOURS`).",
+    "hashed and expires (`TRACKER_API_TOKEN_TTL_HOURS`).\n\n" + LOGIN_LIMITS,
     request=None,
-    responses={200: TOKEN_RESPONSE, **_errors(401, 429)},
+    responses={
+        200: TOKEN_RESPONSE,
+        **_errors(401),
+        429: OpenApiResponse(
+            description="Throttled or locked out; see `Retry-After`. Sent before the password "
+            "is checked, so it says nothing about the password."
+        ),
+    },
 )
 class LoginView(knox_views.LoginView):
-    authentication_classes = [BasicAuthentication]
+    # Throttles and lockouts are checked by the authentication, before the password.
+    authentication_classes = [LoginAuthentication]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [LoginThrottle]
-    throttle_scope = "login"
+    throttle_classes = ()
 
 
 @extend_schema(summary="Revoke this token", request=None, responses={204: None, **_errors(401)})

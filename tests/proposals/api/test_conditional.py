@@ -215,3 +215,57 @@ class TestWrites:
 
     def test_a_missing_object_is_404_not_428(self, curator: APIClient) -> None:
         assert curator.delete(f"{URL}nothing/").status_code == 404
+
+    @pytest.mark.parametrize(
+        "header",
+        [",", '"', "garbage", "", "  ", ", ,", "*, *", '*, "abc"', "W/", '"abc" "def"', '"ab"c'],
+    )
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("patch", f"{URL}inf/"),
+            ("put", f"{URL}inf/"),
+            ("delete", f"{URL}inf/"),
+            ("patch", "/api/v1/events/{event}/"),
+            ("delete", "/api/v1/events/{event}/"),
+        ],
+    )
+    def test_an_if_match_without_a_valid_entity_tag_is_a_400_that_writes_nothing(
+        self, curator: APIClient, measure: Measure, header: str, method: str, path: str
+    ) -> None:
+        event = measure.events.get()
+        history = Measure.history.count() + Event.history.count()
+
+        response = getattr(curator, method)(
+            path.format(event=event.pk), {"title": "x"}, format="json", HTTP_IF_MATCH=header
+        )
+
+        assert response.status_code == 400
+        assert "If-Match must be * alone or a comma-separated list" in response.json()["detail"]
+        assert Measure.objects.filter(slug="inf", title="INF Treaty").exists()
+        assert Event.objects.filter(pk=event.pk).exists()
+        assert Measure.history.count() + Event.history.count() == history
+
+    @pytest.mark.parametrize(
+        "header", ['"old", "a,b"', ' "old" ,, "other" ', '"old",', 'W/"old"', '""']
+    )
+    def test_a_well_formed_if_match_that_names_another_version_is_412(
+        self, curator: APIClient, header: str
+    ) -> None:
+        response = curator.patch(f"{URL}inf/", {"title": "x"}, format="json", HTTP_IF_MATCH=header)
+        assert response.status_code == 412
+
+    def test_the_current_etag_is_found_among_empty_list_elements(self, curator: APIClient) -> None:
+        etag = curator.get(f"{URL}inf/")["ETag"]
+        response = curator.patch(
+            f"{URL}inf/", {"title": "Ok"}, format="json", HTTP_IF_MATCH=f' , "old",, {etag} ,'
+        )
+        assert response.status_code == 200
+
+    @pytest.mark.parametrize("header", [",", '"', "garbage"])
+    def test_a_malformed_if_none_match_answers_in_full(
+        self, anonymous: APIClient, header: str
+    ) -> None:
+        response = anonymous.get(f"{URL}inf/", HTTP_IF_NONE_MATCH=header)
+        assert response.status_code == 200
+        assert response.json()["slug"] == "inf"

@@ -1,0 +1,128 @@
+"""When Redis, the throttles' cache, cannot be reached, the throttles fail open: reads and logins
+go on (the login lockout counts in the database), and one warning says so per outage."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from proposals.api import throttling
+from proposals.api.throttling import AnonymousThrottle
+from tests.conftest import free_port, need
+from tests.factories import MeasureFactory
+
+pytestmark = pytest.mark.django_db
+
+OUTAGE = "Throttle cache unreachable"
+
+
+@pytest.fixture(autouse=True)
+def no_outage_known() -> Iterator[None]:
+    throttling._CacheOutage.down = False
+    yield
+    throttling._CacheOutage.down = False
+
+
+@pytest.fixture(autouse=True)
+def measure() -> None:
+    MeasureFactory(slug="inf")
+
+
+@pytest.fixture
+def throttle_cache_at(fresh_throttle: None) -> Iterator[Callable[[str], None]]:
+    """Points the throttle cache at a Redis URL, until before ``fresh_throttle`` clears it."""
+    overrides: list[override_settings] = []
+
+    def point(url: str) -> None:
+        redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        override = override_settings(CACHES={**settings.CACHES, "throttle": redis})
+        override.enable()
+        overrides.append(override)
+
+    yield point
+    for override in reversed(overrides):
+        override.disable()
+
+
+def warnings_of_outage(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(OUTAGE)]
+
+
+@pytest.fixture
+def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own, which the test may stop."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        need("redis-server is not installed (Debian package redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        pytest.fail("redis-server did not start")
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0", process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=10)
+
+
+def test_with_the_cache_at_a_closed_port_reads_and_logins_go_on(
+    throttle_cache_at: Callable[[str], None],
+    caplog: pytest.LogCaptureFixture,
+    curator_user: Any,
+) -> None:
+    throttle_cache_at(f"redis://127.0.0.1:{free_port()}/0")
+    client = APIClient()
+
+    codes = [client.get("/api/v1/measures/").status_code for _ in range(3)]
+    credentials = base64.b64encode(b"curator:a long curator passphrase").decode()
+    login = client.post("/api/v1/auth/login/", HTTP_AUTHORIZATION=f"Basic {credentials}")
+
+    assert codes == [200, 200, 200]
+    assert login.status_code == 200
+    assert login.json()["token"]
+    assert len(warnings_of_outage(caplog)) == 1
+
+
+@pytest.mark.redis
+def test_stopping_redis_lets_requests_through_with_one_warning(
+    throttle_cache_at: Callable[[str], None],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, server = redis_server
+    throttle_cache_at(url)
+    monkeypatch.setattr(AnonymousThrottle, "THROTTLE_RATES", {"anon": "2/minute"})
+    client = APIClient()
+    # Through the real server the limit holds.
+    assert [client.get("/api/v1/measures/").status_code for _ in range(3)] == [200, 200, 429]
+
+    server.terminate()
+    server.wait(timeout=10)
+
+    assert [client.get("/api/v1/measures/").status_code for _ in range(3)] == [200, 200, 200]
+    assert len(warnings_of_outage(caplog)) == 1

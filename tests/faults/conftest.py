@@ -57,8 +57,6 @@ ENVIRONMENT = {
     "TRACKER_TASK_TIME_LIMIT": "45",
 }
 
-pytestmark = pytest.mark.redis
-
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:

@@ -242,6 +242,9 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Must exceed the longest task time limit, or Redis hands a running task to a second worker.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 3600}
+    if urlsplit(REDIS_URL).scheme == "redis":
+        # kombu's Redis transport, kept usable through a Redis outage (see config/broker.py).
+        CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 else:
     # kombu's filesystem transport: a broker that needs no server, for one machine.
     CELERY_BROKER_URL = "filesystem://"
@@ -356,6 +359,13 @@ if not 60 <= TRACKER_REFRESH_LEASE < min(3600, TRACKER_CHECK_INTERVAL_HOURS * 36
     raise ImproperlyConfigured(
         "TRACKER_REFRESH_LEASE must be at least 60 seconds and shorter than an hour and than "
         "a quarter of TRACKER_CHECK_INTERVAL_HOURS."
+    )
+if TRACKER_REFRESH_LEASE <= CELERY_TASK_TIME_LIMIT:
+    # A source's lock lives as long as a task may; it must be gone when the source is due again.
+    raise ImproperlyConfigured(
+        f"TRACKER_REFRESH_LEASE must be longer than TRACKER_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT} s), not {str(TRACKER_REFRESH_LEASE)!r} "
+        "(e.g. TRACKER_REFRESH_LEASE=600)"
     )
 # Sources claimed per transaction, and at most per beat tick.
 TRACKER_DISPATCH_BATCH = env_int("TRACKER_DISPATCH_BATCH", 500)

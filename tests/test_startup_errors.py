@@ -26,6 +26,7 @@ BAD_VALUES = [
     ("REDIS_URL", "redis://localhost:port/0", "REDIS_URL=redis://localhost:6379/0"),
     ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG=false"),
     ("TRACKER_REFRESH_LEASE", "ten", "TRACKER_REFRESH_LEASE=600"),
+    ("TRACKER_REFRESH_LEASE", "120", "TRACKER_REFRESH_LEASE=600"),  # not past the time limit
     ("TRACKER_FETCH_DEADLINE", "soon", "TRACKER_FETCH_DEADLINE=30"),
     ("TRACKER_FETCH_ALLOWED_PORTS", "http", "TRACKER_FETCH_ALLOWED_PORTS=80,443"),
     (

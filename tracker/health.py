@@ -24,7 +24,6 @@ too many redirects            http_error      unreachable                       
 refused address, bad URL,     blocked         blocked                            interval
 robots.txt disallows
 body over the cap             too_large       unchanged                          interval
-the checker itself failed     failed          unchanged                          backoff
 ============================  ==============  =================================  ============
 
 "Moved" means the final URL differs from the source's URL. Backoff is one hour doubled per
@@ -34,6 +33,10 @@ together do not stay due together. Only a 200 with extracted text changes the st
 and only a stored hash computed by the same extractor version can report a change: after an
 upgrade the first hash is a new baseline. ``too_large`` keeps the response's validators, so
 the next check can be answered 304 instead of streaming the same oversized body again.
+
+A check the checker itself could not finish (Redis, the database or the broker out of reach, or
+a bug) is not judged at all: nothing is written and the source's health, failure count and
+schedule stand (see ``tracker.services``). Rows with outcome ``failed`` date from before that rule.
 
 What a curator typed is never touched: a judgement sets only ``REFRESH_FIELDS``.
 """
@@ -201,22 +204,6 @@ def judge(
         source.update(health=Health.REDIRECTED if moved else Health.OK, next_check_at=regular)
     check["outcome"] = outcome
     return Judgement(outcome, check, source)
-
-
-def judge_failure(error: str, stored: Stored, *, now: datetime) -> Judgement:
-    """A check that failed on the checker's side (a bug, shared state out of reach).
-
-    It is recorded like any attempt and tried again after the usual backoff, but it says
-    nothing about the page, so the source's health and validators stand.
-    """
-    check = {"checked_at": now, "outcome": Outcome.FAILED, "error": error}
-    source = {
-        "last_checked_at": now,
-        "last_error": error,
-        "consecutive_failures": stored.consecutive_failures + 1,
-        "next_check_at": _backoff(stored, now),
-    }
-    return Judgement(Outcome.FAILED, check, source)
 
 
 def _backoff(stored: Stored, now: datetime, retry_after: int | None = None) -> datetime:

@@ -16,7 +16,7 @@ Contract
     again while its task waits. A lost task costs only the lease: its sources are then due
     again. Returns the ids queued.
 
-``sources_refresh(source_ids=..., force=False) -> RefreshReport``
+``sources_refresh(source_ids=..., force=False, token=None) -> RefreshReport``
     Checks several sources at once, each as if alone: a per-source lock, per-host politeness,
     a conditional GET through :func:`tracker.fetcher.fetch` with robots.txt honoured, metadata
     from the bytes, the rules of :mod:`tracker.health`. Each host's sources form a lane,
@@ -38,13 +38,30 @@ Contract
     stays busy past ``HOST_WAIT_IN_TASK``), in which case it is back on the schedule for when
     the host is free. A shorter wait is slept through. The sources of a lane after one handed
     back are deferred to that moment too, and so are those a lane has not started when the
-    task nears its soft time limit (see ``_task_budget``), to the next tick. A check that
-    raises (a bug, Redis out of reach mid-task) is recorded as ``failed`` with its error
-    (:func:`tracker.health.judge_failure`), and the batch's other checks are written as usual.
-    ``source_refresh(source_id=..., force=False)`` is the same for one source.
+    task nears its soft time limit (see ``_task_budget``), to the next tick.
+
+    A check that raises says nothing about the page: Redis, the database or the broker out of
+    reach, or a bug in the checker. Nothing is written for it: the source keeps its health,
+    its failure count and its schedule, and stays claimed until its lease ends, when the next
+    dispatch brings it back (*unfinished* in the report). Once one of a lane's checks meets an
+    outage, the lane's later sources are left the same way without trying; an outage is
+    logged once per task, a bug with its traceback per source. The batch's other checks are
+    written as usual. A write the database refuses because it is out of reach (a restart) is
+    tried again, the connection reopened, with a doubling wait until shortly before the task's
+    soft time limit: finished fetches are not thrown away for an outage of a few seconds.
+
+    Each source's lock lives as long as a task may (``CELERY_TASK_TIME_LIMIT``), shorter than
+    the lease, so a dead task's locks are gone by the time its sources are due again. A task
+    locks with its own id (``token``): the same task delivered again after its worker died
+    takes over the locks it held instead of skipping its own sources. A lock that cannot be
+    released (Redis gone) expires on its own. ``source_refresh(source_id=..., force=False)``
+    is the same for one source.
 
 ``sources_request_refresh(sources=...) -> list[int]`` and ``source_request_refresh(source=...)``
     "Check now": claim and queue exactly as the dispatcher does.
+
+``queue_reserved`` and the dispatch put tasks on the broker; when it is out of reach, the
+sources stay claimed and come back when their lease ends.
 
 Shared state lives in Redis when ``REDIS_URL`` is set, else in Django's default cache (a
 database table, which every local process shares): the per-source lock, the per-host
@@ -66,18 +83,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from tracker import heartbeat
 from tracker.fetcher import FetchPolicy, FetchResult, fetch, make_session
-from tracker.health import GONE_STATUSES, Judgement, Schedule, Stored, judge, judge_failure
+from tracker.health import GONE_STATUSES, Judgement, Schedule, Stored, judge
 from tracker.metadata import PageMetadata, extract
 from tracker.models import Source, SourceCheck, host_of
 from tracker.politeness import CachePoliteness, HostPoliteness, Politeness
@@ -94,6 +111,8 @@ if TYPE_CHECKING:
     import requests
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # A task told to come back later waits in the broker (and in a worker's memory) until then;
 # anything longer goes back to the schedule in the database instead.
@@ -116,6 +135,10 @@ TASK_LEAD = 0.25
 # A task stops starting fetches this long before its soft time limit, less one fetch deadline
 # and one turn: the rest of its sources go back to the schedule, so it always ends in time.
 TASK_MARGIN = 5.0
+# A write the database refused for being out of reach is tried again after this many seconds,
+# doubling up to the second figure, until shortly before the task's soft time limit.
+WRITE_RETRY_FIRST = 0.5
+WRITE_RETRY_MAX = 4.0
 # robots.txt may ask for any Crawl-delay; past a minute it would starve a host's other sources
 # (a day's checks of a few hundred pages), and one request a minute is polite by any measure.
 CRAWL_DELAY_MAX = 60.0
@@ -221,6 +244,23 @@ def clear_local_caches() -> None:
         memo.clear()
 
 
+# Takes each key that is free, or already holds this token (the same task delivered again after
+# its worker died), for ARGV[2] seconds; returns 1 for each key taken, 0 for each held by others.
+_TAKE_SCRIPT = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+    if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) then
+        taken[i] = 1
+    elseif redis.call('GET', key) == ARGV[1] then
+        redis.call('EXPIRE', key, ARGV[2])
+        taken[i] = 1
+    else
+        taken[i] = 0
+    end
+end
+return taken
+"""
+
 # Releases the given keys that still hold this batch's token: a lock that expired and was
 # taken by another worker meanwhile is not ours to delete.
 _RELEASE_SCRIPT = """
@@ -232,37 +272,78 @@ end
 """
 
 
+def _lock_seconds() -> int:
+    """How long a source's lock lives: as long as a task may run, and so shorter than a lease."""
+    return int(getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 300)
+
+
 @contextlib.contextmanager
-def _source_locks(source_ids: Sequence[int]) -> Iterator[list[int]]:
+def _source_locks(source_ids: Sequence[int], token: str | None = None) -> Iterator[list[int]]:
     """Hold sources for the length of one refresh; yields those no other worker holds.
 
-    A lock outlives the task's hard time limit, so a killed worker's locks expire on their own.
-    With Redis, taking and releasing a batch's locks is one round trip each.
+    ``token`` names the holder (a task's id); locks it already holds are taken over. A lock
+    expires with the task's hard time limit, so a killed worker's locks expire on their own,
+    and one that cannot be released (Redis gone) does too. With Redis, taking and releasing a
+    batch's locks is one round trip each.
     """
     names = {pk: f"tracker:refresh-lock:{pk}" for pk in dict.fromkeys(source_ids)}
-    timeout = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 300) + 30
-    token = secrets.token_hex(16)
+    timeout = _lock_seconds()
+    token = token or secrets.token_hex(16)
     client = _redis()
     held: list[int] = []
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for name in names.values():
-            pipe.set(name, token, nx=True, ex=timeout)
-        held = [pk for pk, taken in zip(names, pipe.execute(), strict=True) if taken]
+        taken = client.eval(_TAKE_SCRIPT, len(names), *names.values(), token, timeout)
+        held = [pk for pk, took in zip(names, taken, strict=True) if took]
         try:
             yield held
         finally:
             if held:
-                client.eval(_RELEASE_SCRIPT, len(held), *(names[pk] for pk in held), token)
+                _release(
+                    client.eval, _RELEASE_SCRIPT, len(held), *(names[pk] for pk in held), token
+                )
         return
     cache = caches["default"]
-    held = [pk for pk, name in names.items() if cache.add(name, token, timeout=timeout)]
+    for pk, name in names.items():
+        if cache.add(name, token, timeout=timeout):
+            held.append(pk)
+        elif cache.get(name) == token:
+            cache.touch(name, timeout=timeout)
+            held.append(pk)
     try:
         yield held
     finally:
         for pk in held:
-            if cache.get(names[pk]) == token:
-                cache.delete(names[pk])
+            _release(_release_cached, cache, names[pk], token)
+
+
+def _release_cached(cache: Any, name: str, token: str) -> None:
+    if cache.get(name) == token:
+        cache.delete(name)
+
+
+def _release(release: Callable[..., Any], *args: Any) -> None:
+    """Release locks; if the shared state is out of reach, leave them to expire."""
+    try:
+        release(*args)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        logger.warning("Source locks left to expire: %s", _describe(error))
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` says a part the checker relies on is out of reach, not the page.
+
+    Redis (locks, politeness, robots.txt), the database and the broker.
+    """
+    import redis
+    from kombu.exceptions import OperationalError as BrokerError
+
+    return isinstance(error, redis.RedisError | BrokerError | OperationalError | InterfaceError)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 _local = threading.local()
@@ -492,6 +573,9 @@ class RefreshReport:
     reserved: dict[int, float] = field(default_factory=dict)
     # Held by another worker, deleted, its URL edited, or checked since it was queued.
     skipped: list[int] = field(default_factory=list)
+    # Source id -> why its check did not finish (an outage, a bug): nothing was written, and
+    # the source comes back when its lease ends.
+    unfinished: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -508,21 +592,34 @@ class _Fetched:
 
 
 @dataclass(frozen=True)
-class _Failed:
-    """A check that raised: recorded as ``failed``, without losing its task's other checks."""
+class _Unfinished:
+    """A check that raised: nothing is written for it, and its task's other checks stand."""
 
-    started: datetime
     error: str
+    outage: bool
 
 
 def sources_refresh(
-    *, source_ids: Sequence[int], force: bool = False, slot_reserved: bool = False
+    *,
+    source_ids: Sequence[int],
+    force: bool = False,
+    slot_reserved: bool = False,
+    token: str | None = None,
 ) -> RefreshReport:
-    """Check these sources now, each host's in turn and the hosts concurrently; see above."""
+    """Check these sources now, each host's in turn and the hosts concurrently; see above.
+
+    ``token`` names the caller for the sources' locks (a task's id; see ``_source_locks``).
+    """
     report = RefreshReport()
-    stop_at = time.monotonic() + _task_budget()
-    with _source_locks(source_ids) as held:
-        found = Source.objects.filter(pk__in=held).only(*_STATE_FIELDS).in_bulk()
+    started = time.monotonic()
+    stop_at = started + _task_budget()
+    write_by = started + _soft_time_limit() - 1.0
+    with _source_locks(source_ids, token) as held:
+        found = _retrying_on_outage(
+            lambda: Source.objects.filter(pk__in=held).only(*_STATE_FIELDS).in_bulk(),
+            until=write_by,
+            what="reading this task's sources",
+        )
         now = timezone.now()
         sources = [
             found[pk]
@@ -544,19 +641,67 @@ def sources_refresh(
         later = {s.pk: o for s, o in outcomes if isinstance(o, _Later)}
         report.reserved = {pk: max(0.0, o.at - clock) for pk, o in later.items() if o.reserved}
         report.deferred = {pk: max(0.0, o.at - clock) for pk, o in later.items() if not o.reserved}
-        _reschedule(report.deferred, timezone.now())
-        report.checks = _record([(s, o) for s, o in outcomes if not isinstance(o, _Later)])
+        unfinished = {s.pk: o for s, o in outcomes if isinstance(o, _Unfinished)}
+        report.unfinished = {pk: o.error for pk, o in unfinished.items()}
+        fetched = [(s, o) for s, o in outcomes if isinstance(o, _Fetched)]
+        report.checks = _retrying_on_outage(
+            lambda: _write(report.deferred, fetched),
+            until=write_by,
+            what=f"writing this task's {len(fetched)} checks",
+        )
+    _log_outages(unfinished)
     if report.checks:
         heartbeat.beat(heartbeat.CHECK)
-    done = {check.source_id for check in report.checks} | later.keys()
+    done = {check.source_id for check in report.checks} | later.keys() | unfinished.keys()
     report.skipped = [pk for pk in source_ids if pk not in done]
     return report
 
 
+def _write(deferred: dict[int, float], fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
+    """Put the deferred sources back on the schedule and record the checks (may be rerun)."""
+    _reschedule(deferred, timezone.now())
+    return _record(fetched)
+
+
+def _retrying_on_outage(work: Callable[[], _T], *, until: float, what: str) -> _T:
+    """``work()``, run again while the database is out of reach, until ``until`` (monotonic).
+
+    Each retry opens a new connection (the old one died with the server), after a wait that
+    doubles from ``WRITE_RETRY_FIRST`` to ``WRITE_RETRY_MAX``. Past ``until`` the error is
+    raised: the task fails, and its sources come back when their lease ends.
+    """
+    delay = WRITE_RETRY_FIRST
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as error:
+            if time.monotonic() + delay > until:
+                raise
+            logger.warning(
+                "The database is out of reach %s (%s); trying again in %.1f s.",
+                what,
+                _describe(error),
+                delay,
+            )
+        connection.close()
+        time.sleep(delay)
+        delay = min(delay * 2, WRITE_RETRY_MAX)
+
+
+def _log_outages(unfinished: dict[int, _Unfinished]) -> None:
+    """One line per task for sources left by an outage (a bug was logged where it happened)."""
+    outages = Counter(o.error for o in unfinished.values() if o.outage)
+    for error, count in outages.items():
+        logger.warning("%d source(s) not checked, left until their lease ends: %s", count, error)
+
+
+def _soft_time_limit() -> float:
+    return float(getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None) or 300)
+
+
 def _task_budget() -> float:
     """Seconds after its start a task may still start a fetch and end inside its time limit."""
-    soft_limit = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None) or 300
-    return float(soft_limit) - settings.TRACKER_FETCH_DEADLINE - TASK_SPAN - TASK_MARGIN
+    return _soft_time_limit() - settings.TRACKER_FETCH_DEADLINE - TASK_SPAN - TASK_MARGIN
 
 
 def _not_checked_since_queued(source: Source, now: datetime) -> bool:
@@ -579,15 +724,25 @@ def queue_reserved(reserved: dict[int, float], *, force: bool = False) -> None:
     by_turn: dict[float, list[int]] = {}
     for pk, wait in reserved.items():
         by_turn.setdefault(math.ceil(wait / TURN_GRANULARITY) * TURN_GRANULARITY, []).append(pk)
-    _enqueue(
-        sorted((ids, turn) for turn, ids in by_turn.items()),
-        start=timezone.now(),
-        force=force,
-        slot_reserved=True,
-    )
+    try:
+        _enqueue(
+            sorted((ids, turn) for turn, ids in by_turn.items()),
+            start=timezone.now(),
+            force=force,
+            slot_reserved=True,
+        )
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        # Still claimed: the next dispatch after their lease brings them back.
+        logger.warning(
+            "%d source(s) left until their lease ends, not queued: %s",
+            len(reserved),
+            _describe(error),
+        )
 
 
-_Outcome = tuple[Source, _Fetched | _Failed | _Later]
+_Outcome = tuple[Source, _Fetched | _Unfinished | _Later]
 
 
 def _check_lane(
@@ -614,23 +769,30 @@ def _check_lane(
         if isinstance(outcome, _Later):
             after = _Later(outcome.at, reserved=False)
             return outcomes + [(rest, after) for rest in lane[index + 1 :]]
+        if isinstance(outcome, _Unfinished) and outcome.outage:
+            # The rest would only wait on the same outage, one timeout each.
+            return outcomes + [(rest, outcome) for rest in lane[index + 1 :]]
     return outcomes
 
 
 def _check_one(
     source: Source, policy: FetchPolicy, robots: RobotsChecker, slot_reserved: bool
-) -> _Fetched | _Failed | _Later:
-    """:func:`_fetch_politely`, with anything it raises turned into a failed check.
+) -> _Fetched | _Unfinished | _Later:
+    """:func:`_fetch_politely`, with anything it raises turned into an unfinished check.
 
-    One page that trips a bug (or a moment when Redis is out of reach) must not cost the
-    checks of every other source in the task, nor come back to trip it again every lease.
+    A moment when Redis is out of reach, or a page that trips a bug, must not cost the checks
+    of every other source in the task, nor count against the source: it says nothing about
+    the page.
     """
-    started = timezone.now()
     try:
         return _fetch_politely(source, policy, robots, slot_reserved)
     except Exception as error:
-        logger.exception("Checking source %s (%s) failed", source.pk, source.url)
-        return _Failed(started, f"checker error: {type(error).__name__}: {error}"[:500])
+        if is_outage(error):
+            return _Unfinished(_describe(error), outage=True)
+        logger.exception(
+            "Checking source %s (%s) raised; left until its lease ends", source.pk, source.url
+        )
+        return _Unfinished(f"checker error: {_describe(error)}", outage=False)
 
 
 def _fetch_politely(
@@ -743,7 +905,7 @@ def _update_sources(rows: list[tuple[int, dict[str, Any]]]) -> None:
             cursor.executemany(sql, params)
 
 
-def _record(fetched: list[tuple[Source, _Fetched | _Failed]]) -> list[SourceCheck]:
+def _record(fetched: list[tuple[Source, _Fetched]]) -> list[SourceCheck]:
     """Judge each result and write the checks and the sources' refresh fields together.
 
     The rows are locked first, and a source whose URL was edited during its fetch is left
@@ -754,11 +916,7 @@ def _record(fetched: list[tuple[Source, _Fetched | _Failed]]) -> list[SourceChec
         return []
     schedule = _schedule()
     streaks = _gone_streaks(
-        [
-            source.pk
-            for source, done in fetched
-            if isinstance(done, _Fetched) and done.result.status in GONE_STATUSES
-        ]
+        [source.pk for source, done in fetched if done.result.status in GONE_STATUSES]
     )
     judged = [
         (source, _judge(source, done, schedule, streaks.get(source.pk, 0)))
@@ -778,9 +936,7 @@ def _record(fetched: list[tuple[Source, _Fetched | _Failed]]) -> list[SourceChec
         )
 
 
-def _judge(
-    source: Source, done: _Fetched | _Failed, schedule: Schedule, gone_streak: int
-) -> Judgement:
+def _judge(source: Source, done: _Fetched, schedule: Schedule, gone_streak: int) -> Judgement:
     stored = Stored(
         url=source.url,
         content_hash=source.content_hash,
@@ -789,8 +945,6 @@ def _judge(
         consecutive_failures=source.consecutive_failures,
         gone_streak=gone_streak,
     )
-    if isinstance(done, _Failed):
-        return judge_failure(done.error, stored, now=done.started)
     return judge(done.result, done.page, stored, now=done.started, schedule=schedule)
 
 

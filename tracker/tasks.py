@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from tracker import services
 
@@ -20,15 +20,19 @@ def dispatch_due_sources() -> int:
     # is safe to run twice (per-source locks, re-delivery check, one transaction per batch).
     acks_late=True,
     reject_on_worker_lost=True,
+    bind=True,
 )
-def refresh_sources(source_ids: list[int], force: bool = False, slot_reserved: bool = False) -> int:
+def refresh_sources(
+    self: Task, source_ids: list[int], force: bool = False, slot_reserved: bool = False
+) -> int:
     """Check a batch of sources: each host's one after another at its polite pace.
 
     A source whose host's turn is reserved for later is queued again for that moment; one
-    whose host stays busy is back on the schedule, and the next dispatch brings it.
+    whose host stays busy is back on the schedule, and the next dispatch brings it. The
+    task's id holds the sources' locks, so a redelivery after a worker died takes them over.
     """
     report = services.sources_refresh(
-        source_ids=source_ids, force=force, slot_reserved=slot_reserved
+        source_ids=source_ids, force=force, slot_reserved=slot_reserved, token=self.request.id
     )
     services.queue_reserved(report.reserved, force=force)
     return len(report.checks)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.fetcher import FetchResult
-from tracker.health import Schedule, Stored, judge, judge_failure
-from tracker.models import Source, SourceCheck
+from tracker.health import Schedule, Stored, judge
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULE = Schedule(interval=timedelta(hours=24), broken_after=3)
@@ -70,18 +69,3 @@ def test_a_network_failure_leaves_the_last_final_url_alone() -> None:
 
     assert "final_url" not in judgement.source
     assert judgement.source["http_status"] is None
-
-
-def test_a_failure_of_the_checker_backs_off_and_leaves_the_health_alone() -> None:
-    stored = Stored(url=URL, health=Source.Health.OK, consecutive_failures=2, content_hash="h")
-
-    judgement = judge_failure("checker error: ValueError: boom", stored, now=NOW)
-
-    assert judgement.outcome == SourceCheck.Outcome.FAILED
-    assert judgement.check["error"] == "checker error: ValueError: boom"
-    assert judgement.source["consecutive_failures"] == 3
-    assert "health" not in judgement.source
-    assert "content_hash" not in judgement.source
-    # The third failure in a row: four hours, stretched by the URL's fixed fraction.
-    delay = judgement.source["next_check_at"] - NOW
-    assert timedelta(hours=4) <= delay < timedelta(hours=4) * 1.1

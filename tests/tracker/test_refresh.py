@@ -291,10 +291,14 @@ def test_the_duration_counts_reading_robots_txt_too(server: LoopbackServer) -> N
 
 
 @pytest.mark.redis
-def test_a_check_that_raises_is_recorded_as_failed_and_the_others_stand(
-    server: LoopbackServer, with_redis: None, monkeypatch: pytest.MonkeyPatch
+def test_a_check_that_raises_leaves_its_source_alone_and_the_others_stand(
+    server: LoopbackServer,
+    with_redis: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A page that trips the extraction library costs its own check only."""
+    """A page that trips the extraction library costs nothing but its own check, which says
+    nothing about the page: no row, no backoff; it is due again when its lease ends."""
     real_extraction = trafilatura.bare_extraction
 
     def trips_on_the_poison_page(tree: Any, **options: Any) -> Any:
@@ -306,19 +310,25 @@ def test_a_check_that_raises_is_recorded_as_failed_and_the_others_stand(
     poison = b"<html><head><title>Poison</title></head><body><p>Text.</p></body></html>"
     server.route("/poison", Reply(body=poison, headers=HTML))
     server.route("/fine", Reply(body=ARTICLE, headers=HTML))
-    tripping = source_at(server, "/poison", health=Health.OK, etag='"kept"')
+    claimed_until = timezone.now() + timedelta(minutes=5)
+    tripping = source_at(
+        server, "/poison", health=Health.OK, etag='"kept"', next_check_at=claimed_until
+    )
     fine = source_at(server, "/fine")
 
     report = services.sources_refresh(source_ids=[tripping.pk, fine.pk], force=True)
 
-    outcomes = {check.source_id: check.outcome for check in report.checks}
-    assert outcomes == {tripping.pk: Outcome.FAILED, fine.pk: Outcome.OK}
+    assert [(check.source_id, check.outcome) for check in report.checks] == [(fine.pk, "ok")]
+    assert report.unfinished == {tripping.pk: "checker error: ValueError: the extractor tripped"}
     tripping.refresh_from_db()
-    assert tripping.health == Health.OK  # Says nothing about the page.
-    assert tripping.etag == '"kept"'
-    assert tripping.last_error == "checker error: ValueError: the extractor tripped"
-    assert tripping.consecutive_failures == 1
-    assert between(tripping.next_check_at, timedelta(hours=1), timedelta(hours=1.1))
+    assert (tripping.health, tripping.etag, tripping.consecutive_failures) == (
+        Health.OK,
+        '"kept"',
+        0,
+    )
+    assert tripping.next_check_at == claimed_until
+    assert not tripping.checks.exists()
+    assert "the extractor tripped" in caplog.text  # The bug's traceback, for whoever fixes it.
 
 
 def test_it_stops_a_gzip_bomb_at_the_cap_and_keeps_the_health(
@@ -471,6 +481,26 @@ def shared_state(request: pytest.FixtureRequest, settings: Any) -> str:
         settings.REDIS_URL = request.getfixturevalue("redis_url")
         request.getfixturevalue("redis_client")  # Flushes the database before and after.
     return str(request.param)
+
+
+def test_a_task_delivered_again_takes_over_the_locks_it_held(
+    server: LoopbackServer, shared_state: str
+) -> None:
+    """A worker killed mid-task leaves its locks behind; the same task, delivered again with
+    the same id, checks its sources at once instead of skipping them until the locks expire.
+    Another task still finds them held."""
+    server.route("/analysis", Reply(body=ARTICLE, headers=HTML))
+    source = source_at(server, "/analysis")
+    died_holding = services._source_locks([source.pk], token="task-1")
+    assert died_holding.__enter__() == [source.pk]  # Never left: the worker was killed.
+
+    other = services.sources_refresh(source_ids=[source.pk], force=True, token="task-2")
+    again = services.sources_refresh(source_ids=[source.pk], force=True, token="task-1")
+
+    assert (other.checks, other.skipped) == ([], [source.pk])
+    assert [check.source_id for check in again.checks] == [source.pk]
+    # Released when done: any task may have it now.
+    assert services.source_refresh(source_id=source.pk, force=True) is not None
 
 
 def test_it_sleeps_through_a_short_wait_for_the_host(

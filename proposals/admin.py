@@ -13,7 +13,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -22,6 +24,7 @@ from simple_history.models import ModelChange, ModelDelta
 
 from proposals import admin_quality
 from proposals.admin_widgets import PreloadedAutocompleteInline
+from proposals.json_limits import MAX_STORED_DEPTH
 from proposals.models import Actor, Category, Citation, Event, Measure, MeasureParty, Position
 from proposals.votes import (
     PARAMETER,
@@ -91,8 +94,31 @@ class PositionInline(PreloadedAutocompleteInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class JSONText(forms.JSONField):
+    """The admin's JSON text box: a value nested past Python's recursion limit is a form error
+    (the model's own check then bounds the depth that may be stored), not a server error."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(
+                f"JSON may be nested at most {MAX_STORED_DEPTH} levels deep."
+            ) from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)  # shown back as typed, with the error
+
+
+JSON_AS_TEXT = {models.JSONField: {"form_class": JSONText}}
+
+
 @admin.register(Measure)
 class MeasureAdmin(SimpleHistoryAdmin):
+    formfield_overrides = JSON_AS_TEXT
     list_display = ["title", "slug", "status", "form", "scope", "category_list", "updated_at"]
     list_filter = ["categories", "status", "form", "scope", "venue"]
     search_fields = ["title", "slug", "summary", "venue"]
@@ -274,6 +300,7 @@ class ImportVotesForm(forms.Form):
 
 @admin.register(Actor)
 class ActorAdmin(SimpleHistoryAdmin):
+    formfield_overrides = JSON_AS_TEXT
     list_display = ["code", "name", "kind", "successor"]
     list_filter = ["kind"]
     search_fields = ["code", "name", "aliases"]

@@ -193,3 +193,33 @@ def test_a_bad_event_in_the_admin_is_refused_and_nothing_is_saved(admin_client: 
     measure.refresh_from_db()
     assert measure.title != "Renamed"
     assert not measure.events.exists()
+
+
+@pytest.mark.parametrize("depth", [100_000, 40])
+def test_parameters_nested_too_deep_in_the_admin_are_a_form_error(
+    admin_client: Client, depth: int
+) -> None:
+    measure = MeasureFactory(categories=["hotline"], parameters={"range_km": 500})
+    url = reverse("admin:proposals_measure_change", args=[measure.pk])
+    form = {
+        "title": measure.title,
+        "slug": measure.slug,
+        "categories": ["hotline"],
+        "form": "agreement",
+        "scope": "bilateral",
+        # Past Python's recursion limit, and past the stored limit only.
+        "parameters": '{"a": ' * depth + "1" + "}" * depth,
+        "party_rows-TOTAL_FORMS": "0",
+        "party_rows-INITIAL_FORMS": "0",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+        "positions-TOTAL_FORMS": "0",
+        "positions-INITIAL_FORMS": "0",
+        "citations-TOTAL_FORMS": "0",
+        "citations-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert b"nested at most 32 levels deep" in response.content
+    measure.refresh_from_db()
+    assert measure.parameters == {"range_km": 500}

@@ -159,7 +159,7 @@ def test_a_position_cites_a_source_by_url(curator: APIClient, inf: Measure) -> N
 
 def test_a_measure_write_cites_inside_its_events_and_positions(curator: APIClient) -> None:
     ActorFactory(code="USA")
-    document = {
+    document: dict[str, Any] = {
         "slug": "hotline",
         "title": "Hotline agreement",
         "categories": ["hotline"],

@@ -8,7 +8,14 @@ The curator writes (``<entity>_create`` / ``_update`` / ``_delete``) share three
   row is written only for a real change (a PATCH that repeats the stored values writes nothing);
 - every history row names its author (``user``), whether or not a request is in progress;
 - invalid data raises ``django.core.exceptions.ValidationError`` keyed by field name (nested
-  rows as ``events[2].date``), and nothing is written.
+  rows as ``events[2].date``), and nothing is written; a row that repeats an existing one on a
+  unique field or constraint raises ``common.writes.Duplicate``, which names that row.
+
+Those steps live in ``common.writes``, shared with the source writes of ``tracker.writes``.
+
+Events and positions take their citations along (``citations``): each item names its source by
+``source`` (a ``Source``) or by ``url``, matched by normalized URL or created
+(``tracker.writes.sources_for_urls``), in the same transaction as the fact.
 
 Event writes lock the measure they belong to, so a write to a measure and a concurrent write to
 one of its events are applied one after the other, never interleaved.
@@ -16,22 +23,20 @@ one of its events are applied one after the other, never interleaved.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models, transaction
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
 
+from common import writes
+from common.writes import User
 from proposals import derived
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
-from tracker.models import Source, fresh_refresh_state
-from tracker.urlnorm import InvalidSourceURL, normalize_url
-
-User = AbstractBaseUser | AnonymousUser | None
-M = TypeVar("M", bound=models.Model)
+from tracker.urlnorm import normalize_url
+from tracker.writes import sources_for_urls
 
 
 @transaction.atomic
@@ -47,68 +52,10 @@ def measures_recompute_statuses(*, on: datetime.date | None = None) -> int:
 
 # --- curator writes -----------------------------------------------------------------------------
 
+_create, _update, _delete = writes.create, writes.update, writes.delete
+_assign, _author = writes.assign, writes.author
 
-def _author(obj: models.Model, user: User) -> None:
-    # simple-history reads the author from here first; outside a request there is no other way.
-    obj._history_user = user if user is not None and user.is_authenticated else None  # type: ignore[attr-defined]
-
-
-def _validated(obj: models.Model, *, prefix: str = "") -> None:
-    try:
-        obj.full_clean()
-    except ValidationError as error:
-        raise _prefixed(error, prefix) from None
-
-
-def _prefixed(error: ValidationError, prefix: str) -> ValidationError:
-    if not prefix:
-        return error
-    if not hasattr(error, "error_dict"):
-        return ValidationError({prefix: error.messages})
-    return ValidationError(
-        {
-            prefix if name == NON_FIELD_ERRORS else f"{prefix}.{name}": messages
-            for name, messages in error.message_dict.items()
-        }
-    )
-
-
-def _assign(obj: models.Model, values: Mapping[str, Any]) -> list[str]:
-    """Set the values that differ from the stored ones; return the names of those fields."""
-    changed = []
-    for name, value in values.items():
-        field = obj._meta.get_field(name)
-        if isinstance(field, models.ForeignKey):
-            current, new = getattr(obj, field.attname), value.pk if value is not None else None
-        else:
-            current, new = getattr(obj, name), value
-        if current != new:
-            setattr(obj, name, value)
-            changed.append(name)
-    return changed
-
-
-def _create(model: type[M], *, user: User, fields: Mapping[str, Any], prefix: str = "") -> M:
-    obj = model(**fields)
-    _validated(obj, prefix=prefix)
-    _author(obj, user)
-    obj.save()
-    return obj
-
-
-def _update(obj: M, *, user: User, fields: Mapping[str, Any], prefix: str = "") -> bool:
-    changed = _assign(obj, fields)
-    if not changed:
-        return False
-    _validated(obj, prefix=prefix)
-    _author(obj, user)
-    obj.save(update_fields=[*changed, "updated_at"])
-    return True
-
-
-def _delete(obj: models.Model, *, user: User) -> None:
-    _author(obj, user)
-    obj.delete()
+CitationItems = Sequence[Mapping[str, Any]]
 
 
 def _lock(measure: Measure) -> Measure:
@@ -125,13 +72,17 @@ def measure_create(
     user: User,
     fields: Mapping[str, Any],
     categories: Iterable[str],
+    parties: Iterable[Actor] | None = None,
     events: Sequence[Mapping[str, Any]] = (),
     positions: Sequence[Mapping[str, Any]] = (),
 ) -> Measure:
-    """Create a measure with its categories and, optionally, its events and positions."""
+    """Create a measure with its categories and, optionally, its named parties, events and
+    positions (each with its citations)."""
     with derived.deferred():
         measure = _create(Measure, user=user, fields=fields)
         _set_categories(measure, categories, user=user)
+        if parties:
+            _set_parties(measure, parties, user=user)
         _sync_events(measure, events, user=user)
         _sync_positions(measure, positions, user=user)
     return measure
@@ -144,18 +95,21 @@ def measure_update(
     user: User,
     fields: Mapping[str, Any],
     categories: Iterable[str] | None = None,
+    parties: Iterable[Actor] | None = None,
     events: Sequence[Mapping[str, Any]] | None = None,
     positions: Sequence[Mapping[str, Any]] | None = None,
 ) -> bool:
-    """Change what differs. ``events`` / ``positions``, when given, are the complete new lists:
-    items with an ``id`` update that row, items without one are created, and rows left out are
-    deleted (with their citations). Returns whether anything changed."""
+    """Change what differs. ``parties``, ``events`` and ``positions``, when given, are the
+    complete new lists: for events and positions, items with an ``id`` update that row, items
+    without one are created, and rows left out are deleted (with their citations). Returns
+    whether anything changed."""
     with derived.deferred():
         return _measure_update(
             measure=_lock(measure),
             user=user,
             fields=fields,
             categories=categories,
+            parties=parties,
             events=events,
             positions=positions,
         )
@@ -167,6 +121,7 @@ def _measure_update(
     user: User,
     fields: Mapping[str, Any],
     categories: Iterable[str] | None,
+    parties: Iterable[Actor] | None,
     events: Sequence[Mapping[str, Any]] | None,
     positions: Sequence[Mapping[str, Any]] | None,
 ) -> bool:
@@ -174,22 +129,31 @@ def _measure_update(
     categories_changed = new_categories is not None and new_categories != set(
         measure.categories.values_list("code", flat=True)
     )
-    if categories_changed:
-        # One history row for the whole edit: the m2m change itself writes none, and the save
-        # below records the new categories with the other fields.
+    new_parties = list(parties) if parties is not None else None
+    parties_changed = new_parties is not None and {a.pk for a in new_parties} != set(
+        measure.parties.values_list("pk", flat=True)
+    )
+    if categories_changed or parties_changed:
+        # One history row for the whole edit: the m2m changes themselves write none, and the
+        # save below records the new categories and parties with the other fields.
         measure.skip_history_when_saving = True  # type: ignore[attr-defined]
         try:
-            _set_categories(measure, new_categories or set(), user=user)
+            if categories_changed:
+                _set_categories(measure, new_categories or set(), user=user)
+            if parties_changed:
+                _set_parties(measure, new_parties or [], user=user)
         finally:
             del measure.skip_history_when_saving  # type: ignore[attr-defined]
     changed = _assign(measure, fields)
-    if changed or categories_changed:
-        _validated(measure)
+    if changed or categories_changed or parties_changed:
+        writes.validated(measure)
         _author(measure, user)
         measure.save(update_fields=[*changed, "updated_at"])
     events_changed = events is not None and _sync_events(measure, events, user=user)
     positions_changed = positions is not None and _sync_positions(measure, positions, user=user)
-    return bool(changed or categories_changed or events_changed or positions_changed)
+    return bool(
+        changed or categories_changed or parties_changed or events_changed or positions_changed
+    )
 
 
 @transaction.atomic
@@ -206,6 +170,12 @@ def _set_categories(measure: Measure, codes: Iterable[str], *, user: User) -> No
         raise ValidationError({"categories": reason})
     _author(measure, user)
     measure.categories.set(wanted)
+
+
+def _set_parties(measure: Measure, actors: Iterable[Actor], *, user: User) -> None:
+    # The named-party rows send the signals the derived status listens to (proposals.derived).
+    _author(measure, user)
+    measure.parties.set(list(actors))
 
 
 def _sync_children(
@@ -230,13 +200,18 @@ def _sync_children(
             _delete(child, user=user)
             changed = True
     for index, item in enumerate(items):
-        fields = {key: value for key, value in item.items() if key != "id"}
+        fields = {key: value for key, value in item.items() if key not in ("id", "citations")}
         prefix = f"{name}[{index}]"
         if item.get("id") is None:
-            _create(model, user=user, fields={**fields, "measure": measure}, prefix=prefix)
+            child = _create(model, user=user, fields={**fields, "measure": measure}, prefix=prefix)
             changed = True
         else:
-            changed |= _update(existing[item["id"]], user=user, fields=fields, prefix=prefix)
+            child = existing[item["id"]]
+            changed |= _update(child, user=user, fields=fields, prefix=prefix)
+        if item.get("citations") is not None:
+            changed |= _set_citations(
+                child, item["citations"], user=user, prefix=f"{prefix}.citations"
+            )
     return changed
 
 
@@ -248,21 +223,94 @@ def _sync_positions(measure: Measure, items: Sequence[Mapping[str, Any]], *, use
     return _sync_children(measure, items, model=Position, name="positions", user=user)
 
 
+# Citations given with their fact ------------------------------------------------------------
+
+
+def _set_citations(
+    fact: Event | Position, items: CitationItems, *, user: User, prefix: str = "citations"
+) -> bool:
+    """Make ``items`` the complete list of the fact's citations. A citation is known by its
+    source and locator (unique per fact): one listed again keeps its row (its quote updated),
+    new ones are created together, and the rest are deleted. Returns whether anything changed.
+
+    Queries: the fact's citations, the sources by URL (and one insert of the new ones with
+    their history), one insert of the new citations with theirs, and one write per citation
+    changed or deleted.
+    """
+    target = "event" if isinstance(fact, Event) else "position"
+    by_url = sources_for_urls(
+        urls=[(f"{prefix}[{i}].url", item["url"]) for i, item in enumerate(items) if "url" in item],
+        user=user,
+    )
+    wanted: dict[tuple[int, str], tuple[int, Mapping[str, Any]]] = {}
+    for index, item in enumerate(items):
+        source = item.get("source") or by_url[normalize_url(item["url"])]
+        key = (source.pk, item.get("locator", ""))
+        if key in wanted:
+            raise ValidationError(
+                {f"{prefix}[{index}]": "The same source and locator is listed twice."}
+            )
+        wanted[key] = (index, {**item, "source": source})
+    changed = False
+    existing = {(c.source_id, c.locator): c for c in Citation.objects.filter(**{target: fact})}
+    for key, citation in existing.items():
+        if key not in wanted:
+            _delete(citation, user=user)
+            changed = True
+    new = []
+    for key, (index, item) in wanted.items():
+        fields = {"quote": item.get("quote", "")}
+        if key in existing:
+            changed |= _update(existing[key], user=user, fields=fields, prefix=f"{prefix}[{index}]")
+            continue
+        citation = Citation(source=item["source"], locator=key[1], **fields, **{target: fact})
+        # The fact and the sources exist, and the citations are unique per fact by the check
+        # above: what is left to check needs no query.
+        try:
+            citation.full_clean(
+                exclude=["source", "measure", "event", "position"],
+                validate_unique=False,
+                validate_constraints=False,
+            )
+        except ValidationError as error:
+            raise writes.prefixed(error, f"{prefix}[{index}]") from None
+        _author(citation, user)
+        new.append(citation)
+    if new:
+        bulk_create_with_history(new, Citation)
+    return changed or bool(new)
+
+
 # Events: the measures involved are locked; their status follows (proposals.derived). --------
 
 
 @transaction.atomic
-def event_create(*, user: User, fields: Mapping[str, Any]) -> Event:
+def event_create(
+    *, user: User, fields: Mapping[str, Any], citations: CitationItems | None = None
+) -> Event:
     measure = _lock(fields["measure"])
-    return _create(Event, user=user, fields={**fields, "measure": measure})
+    event = _create(Event, user=user, fields={**fields, "measure": measure})
+    if citations:
+        _set_citations(event, citations, user=user)
+    return event
 
 
 @transaction.atomic
-def event_update(*, event: Event, user: User, fields: Mapping[str, Any]) -> bool:
+def event_update(
+    *,
+    event: Event,
+    user: User,
+    fields: Mapping[str, Any],
+    citations: CitationItems | None = None,
+) -> bool:
+    """``citations``, when given, is the complete new list of the event's citations."""
     before = _lock(event.measure)
     if "measure" in fields and fields["measure"].pk != before.pk:
         _lock(fields["measure"])
-    return _update(event, user=user, fields=fields)
+    changed = _update(event, user=user, fields=fields)
+    if citations is not None:
+        changed |= _set_citations(event, citations, user=user)
+    return changed
 
 
 @transaction.atomic
@@ -271,17 +319,32 @@ def event_delete(*, event: Event, user: User) -> None:
     _delete(event, user=user)
 
 
-# Positions, actors, citations, sources: plain rows. -------------------------------------------
+# Positions, actors, citations: plain rows. ------------------------------------------------------
 
 
 @transaction.atomic
-def position_create(*, user: User, fields: Mapping[str, Any]) -> Position:
-    return _create(Position, user=user, fields=fields)
+def position_create(
+    *, user: User, fields: Mapping[str, Any], citations: CitationItems | None = None
+) -> Position:
+    position = _create(Position, user=user, fields=fields)
+    if citations:
+        _set_citations(position, citations, user=user)
+    return position
 
 
 @transaction.atomic
-def position_update(*, position: Position, user: User, fields: Mapping[str, Any]) -> bool:
-    return _update(position, user=user, fields=fields)
+def position_update(
+    *,
+    position: Position,
+    user: User,
+    fields: Mapping[str, Any],
+    citations: CitationItems | None = None,
+) -> bool:
+    """``citations``, when given, is the complete new list of the position's citations."""
+    changed = _update(position, user=user, fields=fields)
+    if citations is not None:
+        changed |= _set_citations(position, citations, user=user)
+    return changed
 
 
 @transaction.atomic
@@ -318,48 +381,3 @@ def citation_update(*, citation: Citation, user: User, fields: Mapping[str, Any]
 @transaction.atomic
 def citation_delete(*, citation: Citation, user: User) -> None:
     _delete(citation, user=user)
-
-
-# The curator's fields of a source only: a refresh owns the others (tracker.models).
-SOURCE_CURATOR_FIELDS = (
-    "url",
-    "title",
-    "publisher",
-    "kind",
-    "is_primary",
-    "published_on",
-    "archived_url",
-)
-
-
-def _curator_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - set(SOURCE_CURATOR_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "Set by the refresh, not by curators."))
-    result = dict(fields)
-    if "url" in result:
-        # Compare in normalized form, so retyping the same URL is not a change; a bad URL is
-        # left as typed for Source.clean() to reject with its message.
-        with contextlib.suppress(InvalidSourceURL):
-            result["url"] = normalize_url(result["url"])
-    return result
-
-
-@transaction.atomic
-def source_create(*, user: User, fields: Mapping[str, Any]) -> Source:
-    return _create(Source, user=user, fields=_curator_fields(fields))
-
-
-@transaction.atomic
-def source_update(*, source: Source, user: User, fields: Mapping[str, Any]) -> bool:
-    """Write a curator's edit; a new URL also resets the refresh state (checked anew, soon)."""
-    fields = _curator_fields(fields)
-    if "url" in fields and fields["url"] != source.url:
-        fields.update(fresh_refresh_state())
-    return _update(source, user=user, fields=fields)
-
-
-@transaction.atomic
-def source_delete(*, source: Source, user: User) -> None:
-    """Raises ``ProtectedError`` while citations refer to it."""
-    _delete(source, user=user)

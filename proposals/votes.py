@@ -61,6 +61,7 @@ from django.utils.text import slugify
 from django_countries import countries
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from common.writes import User
 from proposals.models import (
     Actor,
     Category,
@@ -70,9 +71,10 @@ from proposals.models import (
     Measure,
     Position,
 )
-from proposals.services import User, measure_create, source_create
+from proposals.services import measure_create
 from tracker.models import Source
 from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.writes import source_create
 
 UNDL_REQUIRED = ("resolution", "date", "ms_code", "ms_vote")
 MINIMAL_REQUIRED = ("resolution", "date", "country", "vote")

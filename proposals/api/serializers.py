@@ -1,13 +1,14 @@
-"""What the API reads and accepts.
+"""What the API reads and accepts: one ``ModelSerializer`` per resource, both the read and the
+write description (read-only fields marked so, write defaults in ``extra_kwargs``); the writes
+themselves are done by the services (``proposals.services``, ``tracker.writes``), called from the
+viewsets, never by ``serializer.save()``. The source's serializer lives beside its model, in
+``tracker.serializers``.
 
-**Reads** are built by hand from rows loaded in a fixed number of queries (``.values()`` for the
-measures list, the hot path; ``with_related()`` instances elsewhere) and returned as plain dicts:
-no per-field serializer machinery on the way out. The ``…Serializer`` classes below describe
-those dicts for the OpenAPI schema and the browsable API; a test holds every real response to
-its schema, so the two cannot drift apart.
-
-**Writes** are validated by the ``…Input`` serializers (field-level 400s) and carried out by
-``proposals.services``; the response of a write is the object's read representation.
+**Measures** are the hot path: their representation is built by hand by ``MeasureReader`` from
+rows loaded with ``.values()`` in a fixed number of queries, and ``MeasureSerializer`` delegates
+its ``to_representation`` to it. The serializer's fields are still the one description of a
+measure: what it accepts, and (through the schema) what the reader returns; a test holds every
+real response to that schema.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -38,6 +40,7 @@ from proposals.models import (
     rule_inputs,
 )
 from tracker.models import Source, SourceCheck
+from tracker.serializers import SourceSummarySerializer
 
 
 def iso(value: datetime.date | datetime.datetime | None) -> str | None:
@@ -328,252 +331,161 @@ class MeasureReader:
         return item
 
 
-# === reads: the other resources ==================================================================
+# === shared fields ===============================================================================
 
 
-def _citations(citations: Iterable[Citation]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": c.pk,
-            "source": {
-                "id": c.source.pk,
-                "url": c.source.url,
-                "title": c.source.display_title,
-                "publisher": c.source.publisher,
-                "kind": c.source.kind,
-                "is_primary": c.source.is_primary,
-                "health": c.source.health,
-                "archived_url": c.source.archived_url,
-            },
-            "quote": c.quote,
-            "locator": c.locator,
+class ActorCodeField(serializers.SlugRelatedField[Actor]):
+    """An actor by its code, in any case (``rus`` is RUS)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="code", queryset=Actor.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Actor:
+        return super().to_internal_value(str(data).strip().upper())
+
+
+class MeasureSlugField(serializers.SlugRelatedField[Measure]):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="slug", queryset=Measure.objects.all(), **kwargs)
+
+
+class SourceRefField(serializers.PrimaryKeyRelatedField[Source]):
+    """A citation's source: written as its id, read as its summary (``SourceSummary``)."""
+
+    summary = SourceSummarySerializer()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=Source.objects.all(), **kwargs)
+
+    def use_pk_only_optimization(self) -> bool:
+        return False
+
+    def to_representation(self, value: Source) -> Any:  # type: ignore[override]
+        return self.summary.to_representation(value)
+
+
+class SourceRefFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = SourceRefField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        if direction == "request":
+            return {"type": "integer", "description": "The id of a source."}
+        return auto_schema.resolve_serializer(SourceSummarySerializer, direction).ref
+
+
+# === citations as their fact shows them ==========================================================
+
+
+class CitedSerializer(serializers.ModelSerializer[Citation]):
+    """One citation of a fact. Written with the fact, its source named by ``url`` (matched by
+    normalized URL, or created) or by ``source`` (an id)."""
+
+    source = SourceRefField(required=False)  # type: ignore[assignment]
+    url = serializers.URLField(
+        write_only=True,
+        required=False,
+        max_length=2000,
+        help_text="The source's URL: an existing source with the same normalized URL is cited, "
+        "else a new source is created (its refresh fetches title and date).",
+    )
+
+    class Meta:
+        model = Citation
+        fields: tuple[str, ...] = ("id", "source", "url", "quote", "locator")
+        validators: ClassVar[list[Any]] = []
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "quote": {"default": ""},
+            "locator": {"default": ""},
         }
-        for c in citations
-    ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("source" in attrs) == ("url" in attrs):
+            raise serializers.ValidationError("Give the source by either `url` or `source`.")
+        return attrs
 
 
-def actor_representation(actor: Actor, request: Request | None) -> dict[str, Any]:
-    return {
-        "code": actor.code,
-        "url": _base_url(request, f"/api/v1/actors/{actor.code}/"),
-        "name": actor.name,
-        "kind": actor.kind,
-        "aliases": actor.aliases,
-        "successor": actor.successor.code if actor.successor else None,
-        "created_at": iso(actor.created_at),
-        "updated_at": iso(actor.updated_at),
-    }
+CITATIONS_HELP = (
+    "When present in a write, the complete list of its citations: one with the same source "
+    "and locator as a current one keeps it (its quote updated), the others are created, and "
+    "current ones left out are deleted. All in the same transaction as the rest of the write."
+)
 
 
-def actor_detail_representation(
-    actor: Actor, request: Request | None, *, as_of: datetime.date | None
-) -> dict[str, Any]:
-    """The actor with every position it took, its current stance on each measure and its
-    participation in every measure, on ``as_of`` (today by default), each answer certain or
-    given as its possible values. Seven queries besides the actor's."""
-    on = as_of or timezone.localdate()
-    successor_of = Actor.objects.successor_map()
-    codes = lineage(actor.code, successor_of)
-    positions = list(
-        Position.objects.filter(actor=actor, date__lte=on)
-        .order_by("date", "id")
-        .values(
+# === measures ====================================================================================
+
+
+class MeasureEventSerializer(serializers.ModelSerializer[Event]):
+    """An event inside its measure: with ``id`` a write updates that event, without one it is
+    created."""
+
+    id = serializers.IntegerField(required=False, allow_null=True)
+    actor = ActorCodeField(
+        allow_null=True, required=False, default=None, help_text="Empty: the measure as a whole."
+    )
+    citations = CitedSerializer(many=True, required=False, help_text=CITATIONS_HELP)
+
+    class Meta:
+        model = Event
+        fields: tuple[str, ...] = (
             "id",
+            "kind",
+            "date",
+            "date_precision",
+            "actor",
+            "scope_note",
+            "certainty",
+            "description",
+            "citations",
+        )
+        validators: ClassVar[list[Any]] = []
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "date_precision": {"default": "day"},
+            "scope_note": {"default": ""},
+            "certainty": {"default": "confirmed"},
+            "description": {"default": ""},
+        }
+
+
+class MeasureEventSummarySerializer(MeasureEventSerializer):
+    """An event in a list of measures (no description, no citations)."""
+
+    class Meta(MeasureEventSerializer.Meta):
+        fields: tuple[str, ...] = (
+            "id",
+            "kind",
+            "date",
+            "date_precision",
+            "actor",
+            "scope_note",
+            "certainty",
+        )
+
+
+class MeasurePositionSerializer(serializers.ModelSerializer[Position]):
+    """A position inside its measure (``id`` as for events)."""
+
+    id = serializers.IntegerField(required=False, allow_null=True)
+    actor = ActorCodeField()
+    citations = CitedSerializer(many=True, required=False, help_text=CITATIONS_HELP)
+
+    class Meta:
+        model = Position
+        fields: tuple[str, ...] = (
+            "id",
+            "actor",
             "stance",
             "date",
             "date_precision",
             "quote",
             "certainty",
-            "measure_id",
-            measure_slug=F("measure__slug"),
-            actor_code=F("actor__code"),
+            "citations",
         )
-    )
-    current = [
-        row
-        for measure_positions in _group(positions, "measure_id").values()
-        for row in current_positions(measure_positions, on=on)
-    ]
-    # Measures it acted on or is a named party of (itself or a predecessor).
-    involved = Measure.objects.filter(
-        Q(events__actor__code__in=codes, events__date__lte=on)
-        | Q(party_rows__actor__code__in=codes)
-    ).values("pk")
-    slugs = dict(Measure.objects.filter(pk__in=involved).values_list("pk", "slug"))
-    participations = []
-    for measure_id, (facts, measure) in rule_inputs(slugs.keys(), before=on).items():
-        answer = rules.participations_on(
-            facts, on=on, successor_of=successor_of, measure=measure
-        ).get(actor.code)
-        if answer is not None:
-            participations.append({"measure": slugs[measure_id], **answer.as_dict("participation")})
-    participations.sort(key=lambda item: str(item["measure"]))
-    return {
-        **actor_representation(actor, request),
-        "predecessors": sorted(codes - {actor.code}),
-        "status_on": on.isoformat(),
-        "participations": participations,
-        "stances": [
-            {"measure": row["measure_slug"], **row["answer"].as_dict("stance")}
-            for row in sorted(current, key=lambda row: row["measure_slug"])
-        ],
-        "positions": [
-            {
-                "id": row["id"],
-                "measure": row["measure_slug"],
-                "stance": row["stance"],
-                "date": row["date"].isoformat(),
-                "date_precision": row["date_precision"],
-                "quote": row["quote"],
-                "certainty": row["certainty"],
-                "current": row["id"] in {c["id"] for c in current},
-            }
-            for row in positions
-        ],
-    }
-
-
-def _group(rows: Iterable[Any], key: str) -> dict[Any, list[dict[str, Any]]]:
-    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[row[key]].append(row)
-    return groups
-
-
-def position_representation(position: Position, request: Request | None) -> dict[str, Any]:
-    return {
-        "id": position.pk,
-        "url": _base_url(request, f"/api/v1/positions/{position.pk}/"),
-        "measure": position.measure.slug,
-        "actor": position.actor.code,
-        "stance": position.stance,
-        "date": position.date.isoformat(),
-        "date_precision": position.date_precision,
-        "quote": position.quote,
-        "certainty": position.certainty,
-        "citations": _citations(position.citations.all()),
-        "created_at": iso(position.created_at),
-        "updated_at": iso(position.updated_at),
-    }
-
-
-def event_representation(event: Event, request: Request | None) -> dict[str, Any]:
-    return {
-        "id": event.pk,
-        "url": _base_url(request, f"/api/v1/events/{event.pk}/"),
-        "measure": event.measure.slug,
-        "kind": event.kind,
-        "date": event.date.isoformat(),
-        "date_precision": event.date_precision,
-        "actor": event.actor.code if event.actor else None,
-        "scope_note": event.scope_note,
-        "certainty": event.certainty,
-        "description": event.description,
-        "citations": _citations(event.citations.all()),
-        "created_at": iso(event.created_at),
-        "updated_at": iso(event.updated_at),
-    }
-
-
-def source_representation(source: Source, request: Request | None) -> dict[str, Any]:
-    return {
-        "id": source.pk,
-        "url": source.url,
-        "api_url": _base_url(request, f"/api/v1/sources/{source.pk}/"),
-        "host": source.host,
-        "title": source.title,
-        "publisher": source.publisher,
-        "kind": source.kind,
-        "is_primary": source.is_primary,
-        "published_on": iso(source.published_on),
-        "archived_url": source.archived_url,
-        "display_title": source.display_title,
-        "fetched_title": source.fetched_title,
-        "fetched_published_on": iso(source.fetched_published_on),
-        "fetched_canonical_url": source.fetched_canonical_url,
-        "fetched_language": source.fetched_language,
-        "health": source.health,
-        "http_status": source.http_status,
-        "final_url": source.final_url,
-        "content_hash": source.content_hash,
-        "content_changed_at": iso(source.content_changed_at),
-        "last_checked_at": iso(source.last_checked_at),
-        "next_check_at": iso(source.next_check_at),
-        "consecutive_failures": source.consecutive_failures,
-        "last_error": source.last_error,
-        "created_at": iso(source.created_at),
-        "updated_at": iso(source.updated_at),
-    }
-
-
-def check_representation(check: dict[str, Any]) -> dict[str, Any]:
-    return {**check, "checked_at": iso(check["checked_at"])}
-
-
-CHECK_ROW_FIELDS = (
-    "id",
-    "checked_at",
-    "outcome",
-    "http_status",
-    "final_url",
-    "duration_ms",
-    "bytes_read",
-    "content_hash",
-    "error",
-)
-
-
-def citation_representation(citation: Citation, request: Request | None) -> dict[str, Any]:
-    return {
-        "id": citation.pk,
-        "url": _base_url(request, f"/api/v1/citations/{citation.pk}/"),
-        "source": citation.source_id,
-        "source_url": citation.source.url,
-        "measure": citation.measure.slug if citation.measure else None,
-        "event": citation.event_id,
-        "position": citation.position_id,
-        "quote": citation.quote,
-        "locator": citation.locator,
-        "created_at": iso(citation.created_at),
-        "updated_at": iso(citation.updated_at),
-    }
-
-
-# === schema of the reads =========================================================================
-# These classes only describe the dicts above (OpenAPI, browsable API); see the module docstring.
-
-
-class SourceSummarySerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
-    title = serializers.CharField(help_text="The curator's title, else the fetched one.")
-    publisher = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Source.Kind.choices)
-    is_primary = serializers.BooleanField()
-    health = serializers.ChoiceField(choices=Source.Health.choices)
-    archived_url = serializers.CharField()
-
-
-class CitedSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    source = SourceSummarySerializer()  # type: ignore[assignment]
-    quote = serializers.CharField()
-    locator = serializers.CharField()
-
-
-class MeasureEventSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=Event.Kind.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
-    actor = serializers.CharField(allow_null=True, help_text="Empty: the measure as a whole.")
-    scope_note = serializers.CharField()
-    certainty = serializers.ChoiceField(choices=Certainty.choices)
-
-
-class MeasureEventDetailSerializer(MeasureEventSerializer):
-    description = serializers.CharField()
-    citations = CitedSerializer(many=True)
+        validators: ClassVar[list[Any]] = []
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "date_precision": {"default": "day"},
+            "quote": {"default": ""},
+            "certainty": {"default": "confirmed"},
+        }
 
 
 class CurrentPositionSerializer(serializers.Serializer[Any]):
@@ -605,17 +517,6 @@ class CurrentPositionSerializer(serializers.Serializer[Any]):
 
 
 class CurrentPositionDetailSerializer(CurrentPositionSerializer):
-    citations = CitedSerializer(many=True)
-
-
-class MeasurePositionSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    actor = serializers.CharField()
-    stance = serializers.ChoiceField(choices=Position.Stance.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
-    quote = serializers.CharField()
-    certainty = serializers.ChoiceField(choices=Certainty.choices)
     citations = CitedSerializer(many=True)
 
 
@@ -678,78 +579,174 @@ class ParticipationsField(serializers.DictField):
     pass
 
 
-class MeasureSerializer(serializers.Serializer[Any]):
-    slug = serializers.SlugField()
-    url = serializers.URLField()
-    title = serializers.CharField()
-    summary = serializers.CharField()
-    categories = serializers.ListField(child=serializers.ChoiceField(Category.Code.choices))
-    form = serializers.ChoiceField(choices=Measure.Form.choices)
-    scope = serializers.ChoiceField(choices=Measure.Scope.choices)
-    venue = serializers.CharField()
-    parent = serializers.SlugField(  # type: ignore[assignment]
-        allow_null=True, help_text="Slug of the measure it amends."
+class MeasureSerializer(serializers.ModelSerializer[Measure]):
+    """A measure, read in full (its detail) and written; ``MeasureListSerializer`` is the
+    shorter form of the list. Reads are built by ``MeasureReader``."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="measure-detail", lookup_field="slug")
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.Code.choices), min_length=1
     )
-    parties = serializers.ListField(
-        child=serializers.CharField(),
+    parent = MeasureSlugField(  # type: ignore[assignment]
+        allow_null=True, required=False, default=None, help_text="Slug of the measure it amends."
+    )
+    parties = ActorCodeField(
+        many=True,
+        required=False,
         help_text="Actor codes of the named parties: the measure's own signature and entry "
-        "into force reach each of them.",
+        "into force reach each of them. When present in a write, the complete list.",
     )
-    parameters = serializers.JSONField()
+    parameters = serializers.DictField(
+        default=dict, help_text='Free-form facts, e.g. {"range_km": [500, 5500]}.'
+    )
     status = serializers.ChoiceField(
         choices=Measure.Status.choices,
         allow_null=True,
+        read_only=True,
         help_text="Derived from the events on `status_on`; null before the measure existed, "
         "and null while uncertain (see `status_certain`).",
     )
     status_certain = serializers.BooleanField(
+        read_only=True,
         help_text="False on a day inside the period of an event dated only to the month or "
         "year when the answer depends on whether it had happened yet; `status_possible` then "
-        "lists every value."
+        "lists every value.",
     )
     status_possible = serializers.ListField(
         child=serializers.ChoiceField(choices=Measure.Status.choices, allow_null=True),
+        read_only=True,
         help_text="Every value it may have had that day (null: none yet); one value when certain.",
     )
     status_basis = serializers.ChoiceField(
         choices=Certainty.choices,
         allow_null=True,
+        read_only=True,
         help_text="`reported` or `disputed` when the status rests on such an event; null "
         "before anything happened.",
     )
-    status_on = serializers.DateField(help_text="The day status and stances refer to.")
+    status_on = serializers.DateField(
+        read_only=True, help_text="The day status and stances refer to."
+    )
     participations = ParticipationsField(
+        read_only=True,
         help_text="Each actor's participation on `status_on`, by actor code, certain or with "
-        "its possible values."
+        "its possible values.",
     )
-    events = MeasureEventSerializer(many=True, help_text="Oldest first.")
-    current_positions = CurrentPositionSerializer(
-        many=True, help_text="Each actor's latest position on `status_on`."
+    events = MeasureEventSerializer(
+        many=True,
+        required=False,
+        help_text="Oldest first. When present in a write, the complete list of the measure's "
+        "events: listed ids are updated, items without id created, and events left out "
+        "deleted with their citations.",
     )
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField(
-        help_text="Moves only when the measure's own fields change."
+    current_positions = CurrentPositionDetailSerializer(
+        many=True, read_only=True, help_text="Each actor's latest position on `status_on`."
     )
-
-
-class MeasureDetailSerializer(MeasureSerializer):
-    events = MeasureEventDetailSerializer(many=True, help_text="Oldest first.")
-    current_positions = CurrentPositionDetailSerializer(many=True)
     positions = MeasurePositionSerializer(
-        many=True, help_text="Every position up to `status_on`, oldest first (writable list)."
+        many=True,
+        required=False,
+        help_text="Every position up to `status_on`, oldest first. When present in a write, "
+        "the complete list of positions (as for `events`).",
     )
-    citations = CitedSerializer(many=True, help_text="Sources for the measure as a whole.")
+    citations = CitedSerializer(
+        many=True, read_only=True, help_text="Sources for the measure as a whole."
+    )
+    updated_at = serializers.DateTimeField(
+        read_only=True, help_text="Moves only when the measure's own fields change."
+    )
+
+    class Meta:
+        model = Measure
+        fields: tuple[str, ...] = (
+            "slug",
+            "url",
+            "title",
+            "summary",
+            "categories",
+            "form",
+            "scope",
+            "venue",
+            "parent",
+            "parties",
+            "parameters",
+            "status",
+            "status_certain",
+            "status_possible",
+            "status_basis",
+            "status_on",
+            "participations",
+            "events",
+            "current_positions",
+            "positions",
+            "citations",
+            "created_at",
+            "updated_at",
+        )
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            # A taken slug is a 409 naming that measure (the write decides, not a validator).
+            "slug": {"validators": []},
+            "summary": {"default": ""},
+            "venue": {"default": ""},
+        }
+
+    def to_representation(self, instance: Measure) -> dict[str, Any]:
+        row = measure_rows(Measure.objects.filter(pk=instance.pk)).get()
+        return MeasureReader(self.context.get("request"), as_of=None).one(row)
+
+    def split(self) -> dict[str, Any]:
+        """Arguments for ``measure_create`` / ``measure_update``."""
+        data = dict(self.validated_data)
+        return {
+            "categories": data.pop("categories", None),
+            "parties": data.pop("parties", None),
+            "events": data.pop("events", None),
+            "positions": data.pop("positions", None),
+            "fields": data,
+        }
 
 
-class ActorSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField()
-    url = serializers.URLField()
-    name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Actor.Kind.choices)
-    aliases = serializers.ListField(child=serializers.CharField())
-    successor = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+class MeasureListSerializer(MeasureSerializer):
+    """A measure in a list: its events without descriptions and citations, no positions."""
+
+    events = MeasureEventSummarySerializer(many=True, read_only=True, help_text="Oldest first.")
+    current_positions = CurrentPositionSerializer(  # type: ignore[assignment]
+        many=True, read_only=True, help_text="Each actor's latest position on `status_on`."
+    )
+
+    class Meta(MeasureSerializer.Meta):
+        fields: tuple[str, ...] = tuple(
+            name for name in MeasureSerializer.Meta.fields if name not in ("positions", "citations")
+        )
+
+
+# === actors ======================================================================================
+
+
+class ActorSerializer(serializers.ModelSerializer[Actor]):
+    url = serializers.HyperlinkedIdentityField(view_name="actor-detail", lookup_field="code")
+    aliases = serializers.ListField(child=serializers.CharField(), default=list)
+    successor = ActorCodeField(allow_null=True, required=False, default=None)
+
+    class Meta:
+        model = Actor
+        fields: tuple[str, ...] = (
+            "code",
+            "url",
+            "name",
+            "kind",
+            "aliases",
+            "successor",
+            "created_at",
+            "updated_at",
+        )
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            # A taken code is a 409 naming that actor (the write decides, not a validator).
+            "code": {"validators": []},
+            "kind": {"default": Actor.Kind.STATE},
+        }
+
+    def validate_code(self, value: str) -> str:
+        return value.strip().upper()
 
 
 class ActorParticipationSerializer(ParticipationAnswerSerializer):
@@ -785,230 +782,173 @@ class ActorPositionSerializer(serializers.Serializer[Any]):
 
 
 class ActorDetailSerializer(ActorSerializer):
+    """The actor with its positions, current stances and participations on ``as_of`` (the
+    serializer context's, default today)."""
+
     predecessors = serializers.ListField(
-        child=serializers.CharField(), help_text="Actors it succeeded (their events count)."
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Actors it succeeded (their events count).",
     )
-    status_on = serializers.DateField()
-    participations = ActorParticipationSerializer(many=True)
-    stances = ActorStanceSerializer(many=True, help_text="Its current stance on each measure.")
-    positions = ActorPositionSerializer(many=True)
+    status_on = serializers.DateField(read_only=True)
+    participations = ActorParticipationSerializer(many=True, read_only=True)
+    stances = ActorStanceSerializer(
+        many=True, read_only=True, help_text="Its current stance on each measure."
+    )
+    positions = ActorPositionSerializer(many=True, read_only=True)
+
+    class Meta(ActorSerializer.Meta):
+        fields: tuple[str, ...] = (
+            *ActorSerializer.Meta.fields,
+            "predecessors",
+            "status_on",
+            "participations",
+            "stances",
+            "positions",
+        )
+
+    def to_representation(self, instance: Actor) -> dict[str, Any]:
+        own = ActorSerializer(context=self.context).to_representation(instance)
+        return {**own, **actor_detail_extras(instance, as_of=self.context.get("as_of"))}
 
 
-class PositionSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
-    measure = serializers.SlugField()
-    actor = serializers.CharField()
-    stance = serializers.ChoiceField(choices=Position.Stance.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
-    quote = serializers.CharField()
-    certainty = serializers.ChoiceField(choices=Certainty.choices)
-    citations = CitedSerializer(many=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[str, Any]:
+    """The actor with every position it took, its current stance on each measure and its
+    participation in every measure, on ``as_of`` (today by default), each answer certain or
+    given as its possible values. Seven queries besides the actor's."""
+    on = as_of or timezone.localdate()
+    successor_of = Actor.objects.successor_map()
+    codes = lineage(actor.code, successor_of)
+    positions = list(
+        Position.objects.filter(actor=actor, date__lte=on)
+        .order_by("date", "id")
+        .values(
+            "id",
+            "stance",
+            "date",
+            "date_precision",
+            "quote",
+            "certainty",
+            "measure_id",
+            measure_slug=F("measure__slug"),
+            actor_code=F("actor__code"),
+        )
+    )
+    current = [
+        row
+        for measure_positions in _group(positions, "measure_id").values()
+        for row in current_positions(measure_positions, on=on)
+    ]
+    # Measures it acted on or is a named party of (itself or a predecessor).
+    involved = Measure.objects.filter(
+        Q(events__actor__code__in=codes, events__date__lte=on)
+        | Q(party_rows__actor__code__in=codes)
+    ).values("pk")
+    slugs = dict(Measure.objects.filter(pk__in=involved).values_list("pk", "slug"))
+    participations = []
+    for measure_id, (facts, measure) in rule_inputs(slugs.keys(), before=on).items():
+        answer = rules.participations_on(
+            facts, on=on, successor_of=successor_of, measure=measure
+        ).get(actor.code)
+        if answer is not None:
+            participations.append({"measure": slugs[measure_id], **answer.as_dict("participation")})
+    participations.sort(key=lambda item: str(item["measure"]))
+    return {
+        "predecessors": sorted(codes - {actor.code}),
+        "status_on": on.isoformat(),
+        "participations": participations,
+        "stances": [
+            {"measure": row["measure_slug"], **row["answer"].as_dict("stance")}
+            for row in sorted(current, key=lambda row: row["measure_slug"])
+        ],
+        "positions": [
+            {
+                "id": row["id"],
+                "measure": row["measure_slug"],
+                "stance": row["stance"],
+                "date": row["date"].isoformat(),
+                "date_precision": row["date_precision"],
+                "quote": row["quote"],
+                "certainty": row["certainty"],
+                "current": row["id"] in {c["id"] for c in current},
+            }
+            for row in positions
+        ],
+    }
 
 
-class EventSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
-    measure = serializers.SlugField()
-    kind = serializers.ChoiceField(choices=Event.Kind.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices)
-    actor = serializers.CharField(allow_null=True)
-    scope_note = serializers.CharField()
-    certainty = serializers.ChoiceField(choices=Certainty.choices)
-    description = serializers.CharField()
-    citations = CitedSerializer(many=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+def _group(rows: Iterable[Any], key: str) -> dict[Any, list[dict[str, Any]]]:
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row[key]].append(row)
+    return groups
 
 
-class SourceSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
-    api_url = serializers.URLField()
-    host = serializers.CharField()
-    title = serializers.CharField()
-    publisher = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Source.Kind.choices)
-    is_primary = serializers.BooleanField()
-    published_on = serializers.DateField(allow_null=True)
-    archived_url = serializers.CharField()
-    display_title = serializers.CharField(help_text="`title`, else `fetched_title`.")
-    fetched_title = serializers.CharField(help_text="Set by the refresh, like every field below.")
-    fetched_published_on = serializers.DateField(allow_null=True)
-    fetched_canonical_url = serializers.CharField()
-    fetched_language = serializers.CharField()
-    health = serializers.ChoiceField(choices=Source.Health.choices)
-    http_status = serializers.IntegerField(allow_null=True)
-    final_url = serializers.CharField()
-    content_hash = serializers.CharField()
-    content_changed_at = serializers.DateTimeField(allow_null=True)
-    last_checked_at = serializers.DateTimeField(allow_null=True)
-    next_check_at = serializers.DateTimeField(allow_null=True)
-    consecutive_failures = serializers.IntegerField()
-    last_error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+# === events, positions, citations ================================================================
 
 
-class SourceCheckSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    checked_at = serializers.DateTimeField()
-    outcome = serializers.ChoiceField(choices=SourceCheck.Outcome.choices)
-    http_status = serializers.IntegerField(allow_null=True)
-    final_url = serializers.CharField()
-    duration_ms = serializers.IntegerField()
-    bytes_read = serializers.IntegerField()
-    content_hash = serializers.CharField()
-    error = serializers.CharField()
-
-
-class CitationSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
-    source = serializers.IntegerField()  # type: ignore[assignment]
-    source_url = serializers.URLField()
-    measure = serializers.SlugField(allow_null=True)
-    event = serializers.IntegerField(allow_null=True)
-    position = serializers.IntegerField(allow_null=True)
-    quote = serializers.CharField()
-    locator = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-# === writes ======================================================================================
-
-
-class ActorCodeField(serializers.SlugRelatedField[Actor]):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="code", queryset=Actor.objects.all(), **kwargs)
-
-    def to_internal_value(self, data: Any) -> Actor:
-        return super().to_internal_value(str(data).strip().upper())
-
-
-class MeasureSlugField(serializers.SlugRelatedField[Measure]):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="slug", queryset=Measure.objects.all(), **kwargs)
-
-
-class EventFields(serializers.Serializer[Any]):
-    """What a curator writes of an event, alone or inside its measure."""
-
-    kind = serializers.ChoiceField(choices=Event.Kind.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
+class EventSerializer(MeasureEventSerializer):
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="event-detail")
+    measure = MeasureSlugField()
     actor = ActorCodeField(allow_null=True, required=False, default=None)
-    scope_note = serializers.CharField(allow_blank=True, max_length=500, default="")
-    certainty = serializers.ChoiceField(choices=Certainty.choices, default="confirmed")
-    description = serializers.CharField(allow_blank=True, default="")
+
+    class Meta(MeasureEventSerializer.Meta):
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "measure",
+            *MeasureEventSerializer.Meta.fields[1:],
+            "created_at",
+            "updated_at",
+        )
 
 
-class PositionFields(serializers.Serializer[Any]):
-    """What a curator writes of a position, alone or inside its measure."""
-
-    actor = ActorCodeField()
-    stance = serializers.ChoiceField(choices=Position.Stance.choices)
-    date = serializers.DateField()
-    date_precision = serializers.ChoiceField(choices=DatePrecision.choices, default="day")
-    quote = serializers.CharField(allow_blank=True, default="")
-    certainty = serializers.ChoiceField(choices=Certainty.choices, default="confirmed")
-
-
-class EventItemInput(EventFields):
-    """An event inside a measure write: with ``id`` it updates that event, without one it is
-    created."""
-
-    id = serializers.IntegerField(required=False, allow_null=True)
-
-
-class PositionItemInput(PositionFields):
-    """A position inside a measure write (``id`` as for events)."""
-
-    id = serializers.IntegerField(required=False, allow_null=True)
-
-
-class MeasureInput(serializers.Serializer[Any]):
-    slug = serializers.SlugField(max_length=120)
-    title = serializers.CharField(max_length=300)
-    summary = serializers.CharField(allow_blank=True, default="")
-    categories = serializers.ListField(
-        child=serializers.ChoiceField(choices=Category.Code.choices), min_length=1
-    )
-    form = serializers.ChoiceField(choices=Measure.Form.choices)
-    scope = serializers.ChoiceField(choices=Measure.Scope.choices)
-    venue = serializers.CharField(allow_blank=True, max_length=200, default="")
-    parent = MeasureSlugField(allow_null=True, required=False, default=None)  # type: ignore[assignment]
-    parameters = serializers.DictField(default=dict)
-    events = EventItemInput(
-        many=True,
-        required=False,
-        help_text="When present, the complete list of the measure's events: listed ids are "
-        "updated, items without id created, and events left out deleted with their citations.",
-    )
-    positions = PositionItemInput(
-        many=True,
-        required=False,
-        help_text="When present, the complete list of positions (as for `events`).",
-    )
-
-    def split(self) -> dict[str, Any]:
-        """Arguments for ``measure_create`` / ``measure_update``."""
-        data = dict(self.validated_data)
-        return {
-            "categories": data.pop("categories", None),
-            "events": data.pop("events", None),
-            "positions": data.pop("positions", None),
-            "fields": data,
-        }
-
-
-class ActorInput(serializers.Serializer[Any]):
-    code = serializers.CharField(max_length=16)
-    name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=Actor.Kind.choices, default=Actor.Kind.STATE)
-    aliases = serializers.ListField(child=serializers.CharField(), default=list)
-    successor = ActorCodeField(allow_null=True, required=False, default=None)
-
-    def validate_code(self, value: str) -> str:
-        return value.strip().upper()
-
-
-class EventInput(EventFields):
+class PositionSerializer(MeasurePositionSerializer):
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="position-detail")
     measure = MeasureSlugField()
 
-
-class PositionInput(PositionFields):
-    measure = MeasureSlugField()
-
-
-class SourceInput(serializers.Serializer[Any]):
-    """The curator's fields only; the refresh fields are read-only (sent ones are ignored)."""
-
-    url = serializers.URLField(max_length=2000)
-    title = serializers.CharField(allow_blank=True, max_length=500, default="")
-    publisher = serializers.CharField(allow_blank=True, max_length=200, default="")
-    kind = serializers.ChoiceField(choices=Source.Kind.choices, default=Source.Kind.OTHER)
-    is_primary = serializers.BooleanField(default=False)
-    published_on = serializers.DateField(allow_null=True, default=None)
-    archived_url = serializers.URLField(allow_blank=True, max_length=2000, default="")
+    class Meta(MeasurePositionSerializer.Meta):
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "measure",
+            *MeasurePositionSerializer.Meta.fields[1:],
+            "created_at",
+            "updated_at",
+        )
 
 
-class CitationInput(serializers.Serializer[Any]):
-    source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all())  # type: ignore[assignment]
+class CitationSerializer(serializers.ModelSerializer[Citation]):
+    """A link from a source to the one measure, event or position it supports."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="citation-detail")
+    source_url = serializers.URLField(source="source.url", read_only=True)
     measure = MeasureSlugField(allow_null=True, required=False, default=None)
-    event = serializers.PrimaryKeyRelatedField(
-        queryset=Event.objects.all(), allow_null=True, required=False, default=None
-    )
-    position = serializers.PrimaryKeyRelatedField(
-        queryset=Position.objects.all(), allow_null=True, required=False, default=None
-    )
-    quote = serializers.CharField(allow_blank=True, default="")
-    locator = serializers.CharField(allow_blank=True, max_length=200, default="")
+
+    class Meta:
+        model = Citation
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "source",
+            "source_url",
+            "measure",
+            "event",
+            "position",
+            "quote",
+            "locator",
+            "created_at",
+            "updated_at",
+        )
+        validators: ClassVar[list[Any]] = []
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "event": {"default": None},
+            "position": {"default": None},
+            "quote": {"default": ""},
+            "locator": {"default": ""},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         targets = ("measure", "event", "position")
@@ -1023,3 +963,35 @@ class CitationInput(serializers.Serializer[Any]):
                 "A citation supports exactly one of measure, event or position."
             )
         return attrs
+
+
+# === a source's check history (rows read with .values()) =========================================
+
+
+def check_representation(check: dict[str, Any]) -> dict[str, Any]:
+    return {**check, "checked_at": iso(check["checked_at"])}
+
+
+CHECK_ROW_FIELDS = (
+    "id",
+    "checked_at",
+    "outcome",
+    "http_status",
+    "final_url",
+    "duration_ms",
+    "bytes_read",
+    "content_hash",
+    "error",
+)
+
+
+class SourceCheckSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    checked_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=SourceCheck.Outcome.choices)
+    http_status = serializers.IntegerField(allow_null=True)
+    final_url = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+    bytes_read = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    error = serializers.CharField()

@@ -1,5 +1,7 @@
-"""The resource endpoints under /api/v1/. Viewsets declare; reads are built in
-``serializers``, writes are done by ``proposals.services``, validators come from ``conditional``.
+"""The resource endpoints under /api/v1/. Viewsets declare their queryset, serializer and filter
+set; writes go through the services (``proposals.services``, ``tracker.writes``) from
+``perform_create`` / ``perform_update`` / ``perform_destroy``; ``ConditionalMixin`` adds the
+validators of ``conditional`` to every read and write.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.writes import Duplicate
 from proposals import services
 from proposals.api import filtersets, params
 from proposals.api import serializers as api
@@ -53,7 +57,9 @@ from proposals.api.pagination import (
 from proposals.api.renderers import CSVRenderer
 from proposals.api.throttling import LOGIN_LIMITS, LoginAuthentication
 from proposals.models import Actor, Citation, Event, Measure, Position
+from tracker import writes as source_writes
 from tracker.models import Source, SourceCheck
+from tracker.serializers import SourceSerializer
 from tracker.services import source_request_refresh
 
 # --- errors ----------------------------------------------------------------------
@@ -61,7 +67,10 @@ from tracker.services import source_request_refresh
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the errors our services raise, as JSON with a fitting status."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Duplicate):
+        existing = _api_url(exc.existing, context.get("request"))
+        exc = Conflict({"detail": exc.messages[0], "existing": existing})
+    elif isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             detail: Any = {
                 api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name: messages
@@ -98,6 +107,16 @@ def is_row_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= _MAX_ROW_ID
 
 
+# The lookup of each resource's detail route, where it is not the primary key.
+_LOOKUP = {"measure": "slug", "actor": "code"}
+
+
+def _api_url(obj: models.Model, request: Request | None) -> str:
+    name = obj._meta.model_name or ""
+    lookup = _LOOKUP.get(name, "pk")
+    return reverse(f"{name}-detail", kwargs={lookup: getattr(obj, lookup)}, request=request)
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict with the current state of the data."
@@ -120,6 +139,18 @@ ERRORS = {
     428: OpenApiResponse(description="`If-Match` is missing on a write to an existing object."),
     429: OpenApiResponse(description="Throttled; see `Retry-After`."),
 }
+DUPLICATE = OpenApiResponse(
+    response=inline_serializer(
+        "Duplicate",
+        {
+            "detail": serializers.CharField(help_text="Which unique field or rule it repeats."),
+            "existing": serializers.URLField(help_text="The object it would repeat."),
+        },
+    ),
+    description="It would repeat an existing object (a taken slug, code or URL, a second "
+    "event or position of the same kind on the same day, a source cited twice at the same "
+    "place): `existing` is that object's address. Read it, and change it instead.",
+)
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -146,11 +177,12 @@ def _crud_schema(
     name: str,
     read: type[serializers.Serializer[Any]],
     detail: type[serializers.Serializer[Any]] | None = None,
-    write: type[serializers.Serializer[Any]] | None,
     list_description: str = "",
     detail_parameters: Iterable[OpenApiParameter] = (),
 ) -> Callable[[type], type]:
+    """The operations of a resource; requests are described by the viewset's serializer."""
     detail = detail or read
+    write_errors = _errors(400, 401, 403, 404, 429)
     views: dict[str, Any] = {
         "list": extend_schema(
             summary=f"List {name}",
@@ -163,25 +195,21 @@ def _crud_schema(
             parameters=[IF_NONE_MATCH, *detail_parameters],
             responses={200: detail, **NOT_MODIFIED, **_errors(400, 404, 406, 429)},
         ),
-    }
-    if write is not None:
-        write_errors = _errors(400, 401, 403, 404, 429)
-        views["create"] = extend_schema(
+        "create": extend_schema(
             summary=f"Create one of the {name}",
-            request=write,
-            responses={201: detail, **write_errors},
-        )
-        for method, summary in (("update", "Replace"), ("partial_update", "Change part of")):
-            views[method] = extend_schema(
-                summary=f"{summary} one of the {name}",
-                request=write,
-                parameters=[IF_MATCH],
-                responses={200: detail, **write_errors, **_errors(412, 428)},
-            )
-        views["destroy"] = extend_schema(
+            responses={201: detail, **write_errors, 409: DUPLICATE},
+        ),
+        "destroy": extend_schema(
             summary=f"Delete one of the {name}",
             parameters=[IF_MATCH],
             responses={204: None, **write_errors, **_errors(409, 412, 428)},
+        ),
+    }
+    for method, summary in (("update", "Replace"), ("partial_update", "Change part of")):
+        views[method] = extend_schema(
+            summary=f"{summary} one of the {name}",
+            parameters=[IF_MATCH],
+            responses={200: detail, **write_errors, 409: DUPLICATE, **_errors(412, 428)},
         )
 
     def decorate(cls: type) -> type:
@@ -191,12 +219,89 @@ def _crud_schema(
     return decorate
 
 
-class ResourceViewSet(viewsets.GenericViewSet):
-    """Reads from representations, writes through services, every write conditional.
+class ConditionalMixin:
+    """Validators on every read, a precondition on every write (``proposals.api.conditional``).
 
-    Subclasses declare the queryset, the filter set, the input serializer, the CSV columns and
-    how to represent, create, update and delete one object.
+    Lists answer 304 to a current ``If-None-Match`` after one query; a detail's ``ETag`` is the
+    hash of its representation (``represent``), which is also what a write's ``If-Match`` must
+    name: a missing one is a 428, a stale one a 412. The precondition is checked with the row
+    locked, in the write's transaction.
     """
+
+    request: Any
+    kwargs: dict[str, Any]
+    lookup_field: str
+    lookup_url_kwarg: str | None
+
+    # What the viewset provides (GenericViewSet and the write hooks).
+    get_object: Callable[[], Any]
+    get_queryset: Callable[[], QuerySet[Any]]
+    get_serializer: Callable[..., serializers.BaseSerializer[Any]]
+    perform_create: Callable[[Any], None]
+    perform_update: Callable[[Any], None]
+    perform_destroy: Callable[[Any], None]
+    list_response: Callable[[], Response]
+
+    def represent(self, obj: Any) -> dict[str, Any]:
+        """The detail representation: the body of a read and of a write's answer, and the
+        source of the ETag."""
+        return cast(dict[str, Any], self.get_serializer(obj).data)
+
+    def reload(self, obj: Any) -> Any:
+        return self.get_queryset().get(pk=obj.pk)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return conditional_list(request, self.list_response)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        return detail_response(request, self.represent(obj), last_modified=obj.updated_at)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        obj = self.reload(serializer.instance)
+        data = self.represent(obj)
+        response = detail_response(
+            request, data, last_modified=obj.updated_at, status_code=status.HTTP_201_CREATED
+        )
+        response["Location"] = data.get("api_url") or data["url"]
+        return response
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        with transaction.atomic():
+            obj = self.locked_object()
+            check_write_precondition(request, lambda: self.represent(obj))
+            serializer = self.get_serializer(obj, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            self.perform_update(serializer)
+        obj = self.reload(obj)
+        return detail_response(request, self.represent(obj), last_modified=obj.updated_at)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with transaction.atomic():
+            obj = self.locked_object()
+            check_write_precondition(request, lambda: self.represent(obj))
+            self.perform_destroy(obj)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def locked_object(self) -> Any:
+        # Lock the row before reading what the precondition compares, so that two writers
+        # holding the same ETag are serialized and the second one gets its 412.
+        lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
+        model = self.get_queryset().model
+        if not model._default_manager.select_for_update().filter(**lookup).exists():
+            raise Http404
+        return self.get_object()
+
+
+class ResourceViewSet(ConditionalMixin, viewsets.ModelViewSet):
+    """A resource: its lists filtered by a strict filter set and offered as CSV too."""
 
     filter_backends = [DjangoFilterBackend]
     pagination_class = TrackerPagination
@@ -257,93 +362,25 @@ class ResourceViewSet(viewsets.GenericViewSet):
     def as_of(self) -> datetime.date | None:
         return params.as_of(self.request)
 
-    # -- hooks -------------------------------------------------------------------------------
-
-    def represent(self, obj: Any) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def represent_detail(self, obj: Any) -> dict[str, Any]:
-        return self.represent(obj)
-
-    def reload(self, obj: Any) -> Any:
-        return self.get_queryset().get(pk=obj.pk)
-
-    def perform_service_create(self, data: dict[str, Any]) -> models.Model:
-        raise NotImplementedError
-
-    def perform_service_update(self, obj: Any, data: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def create_from(self, serializer: serializers.BaseSerializer[Any]) -> models.Model:
-        return self.perform_service_create(dict(serializer.validated_data))
-
-    def update_from(self, obj: Any, serializer: serializers.BaseSerializer[Any]) -> None:
-        self.perform_service_update(obj, dict(serializer.validated_data))
-
-    def perform_service_delete(self, obj: Any) -> None:
-        raise NotImplementedError
-
     # -- reads -------------------------------------------------------------------------------
-
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return conditional_list(request, self.list_response)
 
     def list_response(self) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([self.represent(obj) for obj in page or []])
+        return self.get_paginated_response(self.get_serializer(page or [], many=True).data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.check_parameters(self.detail_parameters)
-        obj = self.get_object()
-        return detail_response(request, self.represent_detail(obj), last_modified=obj.updated_at)
-
-    # -- writes ------------------------------------------------------------------------------
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        obj = self.reload(self.create_from(serializer))
-        data = self.represent_detail(obj)
-        response = detail_response(
-            request, data, last_modified=obj.updated_at, status_code=status.HTTP_201_CREATED
-        )
-        response["Location"] = data.get("api_url") or data["url"]
-        return response
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        partial = kwargs.pop("partial", False)
-        with transaction.atomic():
-            obj = self.locked_object()
-            check_write_precondition(request, lambda: self.represent_detail(obj))
-            serializer = self.get_serializer(obj, data=request.data, partial=partial)
-            serializer.is_valid(raise_exception=True)
-            self.update_from(obj, serializer)
-        obj = self.reload(obj)
-        return detail_response(request, self.represent_detail(obj), last_modified=obj.updated_at)
-
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.update(request, *args, partial=True, **kwargs)
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            obj = self.locked_object()
-            check_write_precondition(request, lambda: self.represent_detail(obj))
-            self.perform_service_delete(obj)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def locked_object(self) -> Any:
-        # Lock the row before reading what the precondition compares, so that two writers
-        # holding the same ETag are serialized and the second one gets its 412.
-        lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
-        model = self.get_queryset().model
-        if not model._default_manager.select_for_update().filter(**lookup).exists():
-            raise Http404
-        return self.get_object()
+        return super().retrieve(request, *args, **kwargs)
 
     @property
     def user(self) -> Any:
         return self.request.user
+
+
+def _with_citations(serializer: serializers.BaseSerializer[Any]) -> tuple[dict[str, Any], Any]:
+    data = dict(serializer.validated_data)
+    return data, data.pop("citations", None)
 
 
 # --- measures -----------------------------------------------------------------------------------
@@ -351,9 +388,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
 
 @_crud_schema(
     name="measures",
-    read=api.MeasureSerializer,
-    detail=api.MeasureDetailSerializer,
-    write=api.MeasureInput,
+    read=api.MeasureListSerializer,
+    detail=api.MeasureSerializer,
     list_description="Measures with their events, current positions, derived status and "
     "participations (all as of `as_of`, default today). See the status rules and stance "
     "vocabulary in the introduction.",
@@ -365,7 +401,7 @@ class MeasureViewSet(ResourceViewSet):
     queryset = Measure.objects.all()
     lookup_field = "slug"
     filterset_class = filtersets.MeasureFilterSet
-    serializer_class = api.MeasureInput
+    serializer_class = api.MeasureSerializer
     detail_parameters = ("as_of",)
     csv_columns = (
         "slug",
@@ -409,27 +445,27 @@ class MeasureViewSet(ResourceViewSet):
             raise Http404
         return api.MeasureReader(self.request, as_of=as_of).one(row)
 
-    def represent_detail(self, obj: Measure) -> dict[str, Any]:
+    def represent(self, obj: Measure) -> dict[str, Any]:
         return self.measure_detail(obj.slug)
 
-    def reload(self, obj: Measure) -> Measure:
-        return Measure.objects.get(pk=obj.pk)
-
-    def create_from(self, serializer: serializers.BaseSerializer[Any]) -> Measure:
-        parts = serializer.split()  # type: ignore[attr-defined]
-        return services.measure_create(
+    def perform_create(self, serializer: api.MeasureSerializer) -> None:  # type: ignore[override]
+        parts = serializer.split()
+        serializer.instance = services.measure_create(
             user=self.user,
             fields=parts["fields"],
             categories=parts["categories"],
+            parties=parts["parties"],
             events=parts["events"] or (),
             positions=parts["positions"] or (),
         )
 
-    def update_from(self, obj: Measure, serializer: serializers.BaseSerializer[Any]) -> None:
-        services.measure_update(measure=obj, user=self.user, **serializer.split())  # type: ignore[attr-defined]
+    def perform_update(self, serializer: api.MeasureSerializer) -> None:  # type: ignore[override]
+        services.measure_update(
+            measure=cast(Measure, serializer.instance), user=self.user, **serializer.split()
+        )
 
-    def perform_service_delete(self, obj: Measure) -> None:
-        services.measure_delete(measure=obj, user=self.user)
+    def perform_destroy(self, instance: Measure) -> None:
+        services.measure_delete(measure=instance, user=self.user)
 
 
 # --- actors -------------------------------------------------------------------------------------
@@ -439,7 +475,6 @@ class MeasureViewSet(ResourceViewSet):
     name="actors",
     read=api.ActorSerializer,
     detail=api.ActorDetailSerializer,
-    write=api.ActorInput,
     detail_parameters=[AS_OF],
 )
 class ActorViewSet(ResourceViewSet):
@@ -448,7 +483,7 @@ class ActorViewSet(ResourceViewSet):
     queryset = Actor.objects.with_related()
     lookup_field = "code"
     filterset_class = filtersets.ActorFilterSet
-    serializer_class = api.ActorInput
+    serializer_class = api.ActorSerializer
     detail_parameters = ("as_of",)
     csv_columns = ("code", "name", "kind", "aliases", "successor", "url", "updated_at")
 
@@ -458,20 +493,22 @@ class ActorViewSet(ResourceViewSet):
         return super().get_object()
 
     def represent(self, obj: Actor) -> dict[str, Any]:
-        return api.actor_representation(obj, self.request)
-
-    def represent_detail(self, obj: Actor) -> dict[str, Any]:
         as_of = self.as_of() if self.request.method == "GET" else None
-        return api.actor_detail_representation(obj, self.request, as_of=as_of)
+        context = {**self.get_serializer_context(), "as_of": as_of}
+        return cast(dict[str, Any], api.ActorDetailSerializer(obj, context=context).data)
 
-    def perform_service_create(self, data: dict[str, Any]) -> Actor:
-        return services.actor_create(user=self.user, fields=data)
+    def perform_create(self, serializer: api.ActorSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.actor_create(
+            user=self.user, fields=serializer.validated_data
+        )
 
-    def perform_service_update(self, obj: Actor, data: dict[str, Any]) -> None:
-        services.actor_update(actor=obj, user=self.user, fields=data)
+    def perform_update(self, serializer: api.ActorSerializer) -> None:  # type: ignore[override]
+        services.actor_update(
+            actor=cast(Actor, serializer.instance), user=self.user, fields=serializer.validated_data
+        )
 
-    def perform_service_delete(self, obj: Actor) -> None:
-        services.actor_delete(actor=obj, user=self.user)
+    def perform_destroy(self, instance: Actor) -> None:
+        services.actor_delete(actor=instance, user=self.user)
 
 
 # --- positions and events -------------------------------------------------------------------
@@ -480,7 +517,6 @@ class ActorViewSet(ResourceViewSet):
 @_crud_schema(
     name="positions",
     read=api.PositionSerializer,
-    write=api.PositionInput,
     list_description="What each actor said about each measure, and when, with its sources. "
     "`current=true` keeps each actor's latest position per measure.",
 )
@@ -489,26 +525,31 @@ class PositionViewSet(ResourceViewSet):
 
     queryset = Position.objects.with_related().with_citations()
     filterset_class = filtersets.PositionFilterSet
-    serializer_class = api.PositionInput
+    serializer_class = api.PositionSerializer
     csv_columns = ("id", "measure", "actor", "stance", "date", "date_precision", "quote", "url")
 
-    def represent(self, obj: Position) -> dict[str, Any]:
-        return api.position_representation(obj, self.request)
+    def perform_create(self, serializer: api.PositionSerializer) -> None:  # type: ignore[override]
+        fields, citations = _with_citations(serializer)
+        serializer.instance = services.position_create(
+            user=self.user, fields=fields, citations=citations
+        )
 
-    def perform_service_create(self, data: dict[str, Any]) -> Position:
-        return services.position_create(user=self.user, fields=data)
+    def perform_update(self, serializer: api.PositionSerializer) -> None:  # type: ignore[override]
+        fields, citations = _with_citations(serializer)
+        services.position_update(
+            position=cast(Position, serializer.instance),
+            user=self.user,
+            fields=fields,
+            citations=citations,
+        )
 
-    def perform_service_update(self, obj: Position, data: dict[str, Any]) -> None:
-        services.position_update(position=obj, user=self.user, fields=data)
-
-    def perform_service_delete(self, obj: Position) -> None:
-        services.position_delete(position=obj, user=self.user)
+    def perform_destroy(self, instance: Position) -> None:
+        services.position_delete(position=instance, user=self.user)
 
 
 @_crud_schema(
     name="events",
     read=api.EventSerializer,
-    write=api.EventInput,
     list_description="Dated things that happened to measures. Writing an event recomputes "
     "the measure's stored status.",
 )
@@ -517,7 +558,7 @@ class EventViewSet(ResourceViewSet):
 
     queryset = Event.objects.with_related().with_citations()
     filterset_class = filtersets.EventFilterSet
-    serializer_class = api.EventInput
+    serializer_class = api.EventSerializer
     csv_columns = (
         "id",
         "measure",
@@ -530,17 +571,23 @@ class EventViewSet(ResourceViewSet):
         "url",
     )
 
-    def represent(self, obj: Event) -> dict[str, Any]:
-        return api.event_representation(obj, self.request)
+    def perform_create(self, serializer: api.EventSerializer) -> None:  # type: ignore[override]
+        fields, citations = _with_citations(serializer)
+        serializer.instance = services.event_create(
+            user=self.user, fields=fields, citations=citations
+        )
 
-    def perform_service_create(self, data: dict[str, Any]) -> Event:
-        return services.event_create(user=self.user, fields=data)
+    def perform_update(self, serializer: api.EventSerializer) -> None:  # type: ignore[override]
+        fields, citations = _with_citations(serializer)
+        services.event_update(
+            event=cast(Event, serializer.instance),
+            user=self.user,
+            fields=fields,
+            citations=citations,
+        )
 
-    def perform_service_update(self, obj: Event, data: dict[str, Any]) -> None:
-        services.event_update(event=obj, user=self.user, fields=data)
-
-    def perform_service_delete(self, obj: Event) -> None:
-        services.event_delete(event=obj, user=self.user)
+    def perform_destroy(self, instance: Event) -> None:
+        services.event_delete(event=instance, user=self.user)
 
 
 # --- sources and citations ------------------------------------------------------------------
@@ -557,8 +604,7 @@ class CanCheckSourcesNow(BasePermission):
 
 @_crud_schema(
     name="sources",
-    read=api.SourceSerializer,
-    write=api.SourceInput,
+    read=SourceSerializer,
     list_description="Every linked source with its health from the periodic refresh. Curators "
     "write the curator fields; the refresh fields are read-only.",
 )
@@ -567,7 +613,7 @@ class SourceViewSet(ResourceViewSet):
 
     queryset = Source.objects.all()
     filterset_class = filtersets.SourceFilterSet
-    serializer_class = api.SourceInput
+    serializer_class = SourceSerializer
     csv_columns = (
         "id",
         "url",
@@ -584,17 +630,20 @@ class SourceViewSet(ResourceViewSet):
         "archived_url",
     )
 
-    def represent(self, obj: Source) -> dict[str, Any]:
-        return api.source_representation(obj, self.request)
+    def perform_create(self, serializer: SourceSerializer) -> None:  # type: ignore[override]
+        serializer.instance = source_writes.source_create(
+            user=self.user, fields=serializer.validated_data
+        )
 
-    def perform_service_create(self, data: dict[str, Any]) -> Source:
-        return services.source_create(user=self.user, fields=data)
+    def perform_update(self, serializer: SourceSerializer) -> None:  # type: ignore[override]
+        source_writes.source_update(
+            source=cast(Source, serializer.instance),
+            user=self.user,
+            fields=serializer.validated_data,
+        )
 
-    def perform_service_update(self, obj: Source, data: dict[str, Any]) -> None:
-        services.source_update(source=obj, user=self.user, fields=data)
-
-    def perform_service_delete(self, obj: Source) -> None:
-        services.source_delete(source=obj, user=self.user)
+    def perform_destroy(self, instance: Source) -> None:
+        source_writes.source_delete(source=instance, user=self.user)
 
     @extend_schema(
         summary="The check history of a source",
@@ -668,7 +717,6 @@ class SourceViewSet(ResourceViewSet):
 @_crud_schema(
     name="citations",
     read=api.CitationSerializer,
-    write=api.CitationInput,
     list_description="Links from a source to the measure, event or position it supports.",
 )
 class CitationViewSet(ResourceViewSet):
@@ -676,7 +724,7 @@ class CitationViewSet(ResourceViewSet):
 
     queryset = Citation.objects.with_related()
     filterset_class = filtersets.CitationFilterSet
-    serializer_class = api.CitationInput
+    serializer_class = api.CitationSerializer
     csv_columns = (
         "id",
         "source",
@@ -689,17 +737,20 @@ class CitationViewSet(ResourceViewSet):
         "url",
     )
 
-    def represent(self, obj: Citation) -> dict[str, Any]:
-        return api.citation_representation(obj, self.request)
+    def perform_create(self, serializer: api.CitationSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.citation_create(
+            user=self.user, fields=serializer.validated_data
+        )
 
-    def perform_service_create(self, data: dict[str, Any]) -> Citation:
-        return services.citation_create(user=self.user, fields=data)
+    def perform_update(self, serializer: api.CitationSerializer) -> None:  # type: ignore[override]
+        services.citation_update(
+            citation=cast(Citation, serializer.instance),
+            user=self.user,
+            fields=serializer.validated_data,
+        )
 
-    def perform_service_update(self, obj: Citation, data: dict[str, Any]) -> None:
-        services.citation_update(citation=obj, user=self.user, fields=data)
-
-    def perform_service_delete(self, obj: Citation) -> None:
-        services.citation_delete(citation=obj, user=self.user)
+    def perform_destroy(self, instance: Citation) -> None:
+        services.citation_delete(citation=instance, user=self.user)
 
 
 # --- tokens -------------------------------------------------------------------------------------

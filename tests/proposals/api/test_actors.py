@@ -94,7 +94,6 @@ def test_filters_and_csv(anonymous: APIClient) -> None:
         ({"code": "XXX", "name": "Nowhere"}, "code"),  # not an ISO 3166 code
         ({"code": "GBR", "name": "UK", "successor": "ZZZ"}, "successor"),
         ({"code": "GBR", "name": "UK", "kind": "tribe"}, "kind"),
-        ({"code": "USA", "name": "Again"}, "code"),  # taken
     ],
 )
 def test_invalid_actors_are_refused(curator: APIClient, body: dict[str, Any], field: str) -> None:
@@ -102,6 +101,14 @@ def test_invalid_actors_are_refused(curator: APIClient, body: dict[str, Any], fi
     response = curator.post(URL, body, format="json")
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_a_taken_code_is_a_409_naming_the_actor(curator: APIClient) -> None:
+    ActorFactory(code="USA")
+    response = curator.post(URL, {"code": "usa", "name": "Again"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["existing"] == "http://testserver/api/v1/actors/USA/"
+    assert Actor.objects.count() == 1
 
 
 def test_a_curator_creates_a_state_with_a_lower_case_code(curator: APIClient) -> None:

@@ -412,11 +412,13 @@ def test_invalid_fields_are_400s_naming_them(
 
 
 @pytest.mark.usefixtures("actors")
-def test_a_duplicate_slug_is_a_400(curator: APIClient) -> None:
+def test_a_duplicate_slug_is_a_409_naming_the_measure(curator: APIClient) -> None:
     MeasureFactory(slug="launch-notice")
     response = curator.post(URL, measure_document(), format="json")
-    assert response.status_code == 400
-    assert "slug" in response.json()
+    assert response.status_code == 409
+    assert response.json()["existing"] == "http://testserver/api/v1/measures/launch-notice/"
+    assert "slug" in response.json()["detail"].lower()
+    assert Measure.objects.count() == 1
 
 
 @pytest.mark.usefixtures("actors")

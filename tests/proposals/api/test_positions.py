@@ -69,12 +69,17 @@ def test_csv(anonymous: APIClient) -> None:
     assert ",ban,JPN,endorses,2020-01-01,day,We support it.," in row
 
 
-def test_a_second_position_on_the_same_day_is_refused(curator: APIClient) -> None:
+def test_a_second_position_on_the_same_day_is_a_409_naming_the_first(curator: APIClient) -> None:
     ActorFactory(code="CHN")
     MeasureFactory(slug="ban")
     body = {"measure": "ban", "actor": "CHN", "stance": "opposes", "date": "2020-01-01"}
-    assert curator.post(URL, body, format="json").status_code == 201
+    first = curator.post(URL, body, format="json")
+    assert first.status_code == 201
     again = curator.post(URL, {**body, "stance": "neutral"}, format="json")
-    assert again.status_code == 400
-    assert "non_field_errors" in again.json()
+    assert again.status_code == 409
+    assert again.json() == {
+        "detail": "This actor already has a position on this measure on this date; edit that "
+        "one instead.",
+        "existing": first.json()["url"],
+    }
     assert Position.objects.count() == 1

@@ -1,0 +1,1 @@
+"""What ``proposals`` and ``tracker`` share without importing each other."""

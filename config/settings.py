@@ -204,7 +204,8 @@ STORAGES = {
 
 
 def env_redis(name: str) -> str:
-    """A Redis URL (``redis://``, ``rediss://`` or ``unix://``), or empty for none."""
+    """A Redis URL (``redis://`` or ``rediss://``), or empty for none. (A Unix socket is not
+    offered: the Celery broker and the cache spell it differently.)"""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return ""
@@ -213,7 +214,7 @@ def env_redis(name: str) -> str:
         url.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         url = url._replace(scheme="")
-    if (url.scheme in {"redis", "rediss"} and url.hostname) or (url.scheme == "unix" and url.path):
+    if url.scheme in {"redis", "rediss"} and url.hostname:
         return raw
     raise ImproperlyConfigured(
         f"{name} must be a Redis URL, not {raw!r} (e.g. {name}=redis://localhost:6379/0)"

@@ -24,6 +24,7 @@ BAD_VALUES = [
     ("DATABASE_URL", "postgres://localhost:5432", "DATABASE_URL=postgres://"),
     ("REDIS_URL", "nonsense", "REDIS_URL=redis://localhost:6379/0"),
     ("REDIS_URL", "redis://localhost:port/0", "REDIS_URL=redis://localhost:6379/0"),
+    ("REDIS_URL", "unix:///run/redis.sock", "REDIS_URL=redis://localhost:6379/0"),
     ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG=false"),
     ("TRACKER_REFRESH_LEASE", "ten", "TRACKER_REFRESH_LEASE=600"),
     ("TRACKER_REFRESH_LEASE", "120", "TRACKER_REFRESH_LEASE=600"),  # not past the time limit

@@ -86,11 +86,14 @@ INSTALLED_APPS = [
     "django_countries",
     "django_structlog",
     "corsheaders",
+    "django_prometheus",
     "tracker",
     "proposals",
 ]
 
 MIDDLEWARE = [
+    # Counts every request by view, method and status, with its latency (see config/metrics.py).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # A request id on every log line of the request and of the tasks it queues (see Logs),
     # first so that even a redirect or an error page carries one.
     "django_structlog.middlewares.RequestMiddleware",
@@ -108,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request's user on every history row written during the request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Sees the final status, after AxesMiddleware (inside it) has answered a lockout.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Answers a locked-out login form with 429 (see proposals/api/throttling.py); last, so it
     # sees what the login view did.
     "axes.middleware.AxesMiddleware",
@@ -536,6 +541,10 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ("accept", "if-none-match", "x-request-id")
 CORS_EXPOSE_HEADERS = ("ETag", "Link", "Retry-After", "X-Request-ID")
 CORS_PREFLIGHT_MAX_AGE = 86400
+
+# --- Metrics -----------------------------------------------------------------------------------
+# When set, GET /metrics needs "Authorization: Bearer <token>" (see config/metrics.py).
+TRACKER_METRICS_TOKEN = os.environ.get("TRACKER_METRICS_TOKEN", "")
 
 # --- Logs ---------------------------------------------------------------------------------------
 # One JSON object per line (time, level, logger, event, and the request id of the request that

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import health, live
+from config.metrics import metrics
 
 admin.site.site_header = "Arms-control proposal tracker"
 admin.site.site_title = "Arms-control tracker"
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("health/live/", live, name="health-live"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/", include("proposals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -28,7 +28,7 @@ from django.db import models, transaction
 from proposals import derived
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from tracker.models import Source, fresh_refresh_state
-from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.urlnorm import InvalidSourceURL, url_match_key
 
 User = AbstractBaseUser | AnonymousUser | None
 M = TypeVar("M", bound=models.Model)
@@ -338,10 +338,10 @@ def _curator_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(dict.fromkeys(unknown, "Set by the refresh, not by curators."))
     result = dict(fields)
     if "url" in result:
-        # Compare in normalized form, so retyping the same URL is not a change; a bad URL is
-        # left as typed for Source.clean() to reject with its message.
+        # The URL is stored as cited; its key goes with it, so a save writes both. A bad URL
+        # is left for Source.clean() to reject with its message.
         with contextlib.suppress(InvalidSourceURL):
-            result["url"] = normalize_url(result["url"])
+            result["url_key"] = url_match_key(result["url"])
     return result
 
 
@@ -352,9 +352,13 @@ def source_create(*, user: User, fields: Mapping[str, Any]) -> Source:
 
 @transaction.atomic
 def source_update(*, source: Source, user: User, fields: Mapping[str, Any]) -> bool:
-    """Write a curator's edit; a new URL also resets the refresh state (checked anew, soon)."""
+    """Write a curator's edit; a new address also resets the refresh state (checked anew, soon).
+
+    Another spelling of the same address (``tracker.urlnorm``) is stored as cited but keeps what
+    the refreshes found.
+    """
     fields = _curator_fields(fields)
-    if "url" in fields and fields["url"] != source.url:
+    if "url" in fields and fields.get("url_key") != source.url_key:
         fields.update(fresh_refresh_state())
     return _update(source, user=user, fields=fields)
 

@@ -72,7 +72,7 @@ from proposals.models import (
 )
 from proposals.services import User, measure_create, source_create
 from tracker.models import Source
-from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.urlnorm import InvalidSourceURL, url_match_key, validate_source_url
 
 UNDL_REQUIRED = ("resolution", "date", "ms_code", "ms_vote")
 MINIMAL_REQUIRED = ("resolution", "date", "country", "vote")
@@ -220,7 +220,7 @@ def _record_url(row: dict[str, str], symbol: str) -> str:
         raw = RECORD_URL.format(undl_id=row["undl_id"].strip())
     if not raw:
         raw = SEARCH_URL + urlencode({"p": symbol, "cc": "Voting Data"})
-    return normalize_url(raw)
+    return validate_source_url(raw)
 
 
 def read_votes_csv(text: str) -> list[Resolution]:
@@ -423,7 +423,7 @@ class _Importer:
         return [created.pk]
 
     def source(self, resolution: Resolution, known: dict[str, Source]) -> Source:
-        source = known.get(resolution.url)
+        source = known.get(url_match_key(resolution.url))
         if source is not None:
             self.report.sources_matched += 1
             return source
@@ -437,7 +437,7 @@ class _Importer:
                 "is_primary": True,
             },
         )
-        known[resolution.url] = source
+        known[source.url_key] = source
         self.report.sources_created += 1
         return source
 
@@ -587,8 +587,8 @@ def votes_import(
             report=report,
         )
         # One query for every record already known.
-        urls = sorted({resolution.url for resolution in resolutions})
-        sources = {source.url: source for source in Source.objects.filter(url__in=urls)}
+        keys = sorted({url_match_key(resolution.url) for resolution in resolutions})
+        sources = {source.url_key: source for source in Source.objects.filter(url_key__in=keys)}
         for resolution in resolutions:
             importer.write(resolution, sources)
             advance(len(resolution.rows))

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
+from tracker.urlnorm import InvalidSourceURL, url_match_key
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENDORSING_STANCES = (Position.Stance.PROPOSES, Position.Stance.ENDORSES)
@@ -347,6 +348,23 @@ class HostFilter(filters.CharFilter):
     field_class = HostField
 
 
+class SourceURLField(forms.CharField):
+    """An http(s) URL, cleaned to its match key (``tracker.urlnorm``)."""
+
+    def clean(self, value: Any) -> str | None:
+        text = super().clean(value)
+        if not text:
+            return None
+        try:
+            return url_match_key(text)
+        except InvalidSourceURL as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class SourceURLFilter(filters.CharFilter):
+    field_class = SourceURLField
+
+
 class SourceFilterSet(StrictFilterSet):
     health = filters.MultipleChoiceFilter(choices=Source.Health.choices, distinct=False)
     kind = filters.MultipleChoiceFilter(choices=Source.Kind.choices, distinct=False)
@@ -356,6 +374,13 @@ class SourceFilterSet(StrictFilterSet):
         "matches `www.un.org`).",
     )
     is_primary = StrictBooleanFilter(help_text="`true` or `false`.")
+    url = SourceURLFilter(
+        field_name="url_key",
+        help_text="An http(s) URL: the source that cites it, in this or any spelling of the same "
+        "address (host case, default port, fragment, `%7E` for `~`, tracking parameters); "
+        "none or one result. `?ABM_treaty` and `?ABM_treaty=`, or `/inf` and `/inf/`, are "
+        "different addresses. URL-encode the value: `?url=https%3A%2F%2Fwww.un.org%2Finf`.",
+    )
     content_changed_since = filters.IsoDateTimeFilter(
         field_name="content_changed_at",
         lookup_expr="gte",

@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from config.health import health
+from proposals.api.docs import DocsView
 
 admin.site.site_header = "Arms-control proposal tracker"
 admin.site.site_title = "Arms-control tracker"
@@ -14,6 +15,6 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("api/v1/", include("proposals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", DocsView.as_view(), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
 ]

@@ -3,11 +3,11 @@
 The format (``"format": "arms-control-tracker/1"``) is what ``GET /api/v1/export/`` serves and
 what the demo data ships in: top-level ``actors``, ``sources`` and ``measures``, each measure
 carrying its ``citations``, ``events`` and ``positions``, each of those carrying ``citations``.
-Rows are matched on natural keys — actor ``code``, source ``url`` (normalized), measure ``slug``;
-an event on (measure, kind, date, actor), a position on (measure, actor, date), a citation on
-(source, what it cites, locator) — so importing the same document twice changes nothing, and
-importing an export of the database writes nothing at all (no ``updated_at`` moves, no history
-row is added). A measure's ``status`` is exported for readers but never imported: it is derived
+Rows are matched on natural keys — actor ``code``, source ``url`` (as one address), measure
+``slug``; an event on (measure, kind, date, actor), a position on (measure, actor, date), a citation
+on (source, what it cites, locator) — so importing the same document twice changes nothing, and
+importing an export of the database writes nothing at all (no ``updated_at`` moves, no history row
+is added). A measure's ``status`` is exported for readers but never imported: it is derived
 from the events. An import never deletes: rows missing from the document stay as they are.
 
 An import is all-or-nothing: if any row is rejected, nothing is written, and the report says

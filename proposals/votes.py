@@ -17,10 +17,10 @@ regard to case or surrounding spaces; other columns are ignored):
 **What is written.** Yes → ``endorses``, no → ``opposes``, abstention → ``neutral``, dated the
 day of the vote (precision ``day``, certainty ``confirmed``); a state that did not vote gets no
 position and is counted. Each position cites the resolution's voting record (one ``Source`` per
-record URL, matched on the normalized URL, created as a primary official source when new) at
-the locator ``"<symbol>, recorded vote"``. A row whose state matches no actor (by code, then by
-name or alias, then by the country's English name from django-countries) is counted in the
-report by what the file says, never dropped silently.
+record URL, matched as one address (``tracker.urlnorm``), created as a primary official source when
+new) at the locator ``"<symbol>, recorded vote"``. A row whose state matches no actor (by code, then
+by name or alias, then by the country's English name from django-countries) is counted in the report
+by what the file says, never dropped silently.
 
 **Which measure.** A resolution's votes are positions on every measure whose
 ``parameters["un_resolutions"]`` lists its symbol (compared without regard to case or spaces);
@@ -136,7 +136,7 @@ class VoteRow:
 class Resolution:
     symbol: str
     date: datetime.date
-    url: str  # normalized
+    url: str  # as written in the file (or built from its record id)
     title: str
     rows: list[VoteRow] = field(default_factory=list)
 

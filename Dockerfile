@@ -7,6 +7,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY common ./common
 COPY config ./config
 COPY proposals ./proposals
 COPY tracker ./tracker
@@ -24,12 +25,14 @@ RUN useradd --system --uid 10001 --home-dir /var/lib/tracker --create-home track
 COPY --from=build /venv /venv
 WORKDIR /app
 COPY manage.py ./
+COPY common ./common
 COPY config ./config
 COPY proposals ./proposals
 COPY tracker ./tracker
+COPY templates ./templates
 # Static files are collected at build time and served by the web process (WhiteNoise).
 RUN DJANGO_SECRET_KEY=only-for-collectstatic python manage.py collectstatic --no-input \
-    && python -m compileall -q config proposals tracker
+    && python -m compileall -q common config proposals tracker
 USER tracker
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \

@@ -55,16 +55,32 @@ def validated(obj: models.Model, *, prefix: str = "") -> None:
             duplicate = find_duplicate(obj)
             if duplicate is not None and _only_uniqueness(obj):
                 existing, message = duplicate
-                raise Duplicate(message, existing=existing) from None
+                # A model's own clean() may say it better (e.g. a source's other spelling).
+                own = _unique_messages(error)
+                raise Duplicate(own[0] if own else message, existing=existing) from None
         raise prefixed(error, prefix) from None
 
 
 def _only_uniqueness(obj: models.Model) -> bool:
+    """Nothing but a repeat is wrong with ``obj``: the checks other than uniqueness pass, or
+    fail only with ``unique`` errors (a model's ``clean()`` that checks a key of its own)."""
     try:
         obj.full_clean(validate_unique=False, validate_constraints=False)
-    except ValidationError:
-        return False
+    except ValidationError as error:
+        return _unique_messages(error) is not None
     return True
+
+
+def _unique_messages(error: ValidationError) -> list[str] | None:
+    """The messages of ``error`` when every one of them is a ``unique`` error, else ``None``."""
+    parts = (
+        [part for errors in error.error_dict.values() for part in errors]
+        if hasattr(error, "error_dict")
+        else error.error_list
+    )
+    if parts and all(part.code == "unique" for part in parts):
+        return [message for part in parts for message in part.messages]
+    return None
 
 
 def find_duplicate(obj: M) -> tuple[M, str] | None:

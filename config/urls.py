@@ -2,10 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from config.health import health, live
 from config.metrics import metrics
+from proposals.api.docs import DocsView
 
 admin.site.site_header = "Arms-control proposal tracker"
 admin.site.site_title = "Arms-control tracker"
@@ -17,6 +18,9 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/v1/", include("proposals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", DocsView.as_view(), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
 ]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

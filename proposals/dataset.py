@@ -3,11 +3,11 @@
 The format (``"format": "arms-control-tracker/1"``) is what ``GET /api/v1/export/`` serves and
 what the demo data ships in: top-level ``actors``, ``sources`` and ``measures``, each measure
 carrying its ``citations``, ``events`` and ``positions``, each of those carrying ``citations``.
-Rows are matched on natural keys — actor ``code``, source ``url`` (normalized), measure ``slug``;
-an event on (measure, kind, date, actor), a position on (measure, actor, date), a citation on
-(source, what it cites, locator) — so importing the same document twice changes nothing, and
-importing an export of the database writes nothing at all (no ``updated_at`` moves, no history
-row is added). A measure's ``status`` is exported for readers but never imported: it is derived
+Rows are matched on natural keys — actor ``code``, source ``url`` (as one address), measure
+``slug``; an event on (measure, kind, date, actor), a position on (measure, actor, date), a citation
+on (source, what it cites, locator) — so importing the same document twice changes nothing, and
+importing an export of the database writes nothing at all (no ``updated_at`` moves, no history row
+is added). A measure's ``status`` is exported for readers but never imported: it is derived
 from the events. An import never deletes: rows missing from the document stay as they are.
 
 An import is all-or-nothing: if any row is rejected, nothing is written, and the report says
@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 from proposals import derived
 from proposals.models import Actor, Category, Citation, Event, Measure, MeasureParty, Position
 from tracker.models import Source
-from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.urlnorm import InvalidSourceURL, url_match_key, validate_source_url
 
 FORMAT = "arms-control-tracker/1"
 TABLES = ("actors", "sources", "measures", "events", "positions", "citations")
@@ -115,7 +115,8 @@ class _Importer:
         # Everything that may be matched is read once, up front: a fixed number of queries
         # instead of a few per measure.
         self.actors: dict[str, Actor] = {a.code: a for a in Actor.objects.all()}
-        self.sources: dict[str, Source] = {s.url: s for s in Source.objects.all()}
+        # By key: a file may cite a known source in another spelling of its address.
+        self.sources: dict[str, Source] = {s.url_key: s for s in Source.objects.all()}
         self.categories = {c.code: c for c in Category.objects.all()}
         self.events: dict[tuple[int, str, str, str | None], Event] = {
             (e.measure_id, e.kind, e.date.isoformat(), e.actor.code if e.actor else None): e
@@ -274,7 +275,8 @@ class _Importer:
             if not self._require(row, "sources", str(row.get("url") or "?"), "url"):
                 continue
             try:
-                url = normalize_url(str(row["url"]))
+                url = validate_source_url(str(row["url"]))
+                url_key = url_match_key(url)
             except InvalidSourceURL as error:
                 self._reject("sources", str(row["url"]), f"url: {error}")
                 continue
@@ -284,16 +286,16 @@ class _Importer:
                 Source,
                 table="sources",
                 key=url,
-                existing=self.sources.get(url),
+                existing=self.sources.get(url_key),
                 lookup={"url": url},
                 values=values,
             )
             if source:
-                self.sources[url] = source
+                self.sources[url_key] = source
 
     def source_for(self, table: str, key: str, url: Any) -> Source | None:
         try:
-            source = self.sources.get(normalize_url(str(url)))
+            source = self.sources.get(url_match_key(str(url)))
         except InvalidSourceURL as error:
             self._reject(table, key, f"source: {error}")
             return None

@@ -35,7 +35,7 @@ from common import writes
 from common.writes import User
 from proposals import derived
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
-from tracker.urlnorm import normalize_url
+from tracker.urlnorm import url_match_key
 from tracker.writes import sources_for_urls
 
 
@@ -244,7 +244,7 @@ def _set_citations(
     )
     wanted: dict[tuple[int, str], tuple[int, Mapping[str, Any]]] = {}
     for index, item in enumerate(items):
-        source = item.get("source") or by_url[normalize_url(item["url"])]
+        source = item.get("source") or by_url[url_match_key(item["url"])]
         key = (source.pk, item.get("locator", ""))
         if key in wanted:
             raise ValidationError(

@@ -17,10 +17,10 @@ regard to case or surrounding spaces; other columns are ignored):
 **What is written.** Yes → ``endorses``, no → ``opposes``, abstention → ``neutral``, dated the
 day of the vote (precision ``day``, certainty ``confirmed``); a state that did not vote gets no
 position and is counted. Each position cites the resolution's voting record (one ``Source`` per
-record URL, matched on the normalized URL, created as a primary official source when new) at
-the locator ``"<symbol>, recorded vote"``. A row whose state matches no actor (by code, then by
-name or alias, then by the country's English name from django-countries) is counted in the
-report by what the file says, never dropped silently.
+record URL, matched as one address (``tracker.urlnorm``), created as a primary official source when
+new) at the locator ``"<symbol>, recorded vote"``. A row whose state matches no actor (by code, then
+by name or alias, then by the country's English name from django-countries) is counted in the report
+by what the file says, never dropped silently.
 
 **Which measure.** A resolution's votes are positions on every measure whose
 ``parameters["un_resolutions"]`` lists its symbol (compared without regard to case or spaces);
@@ -73,7 +73,7 @@ from proposals.models import (
 )
 from proposals.services import measure_create
 from tracker.models import Source
-from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.urlnorm import InvalidSourceURL, url_match_key, validate_source_url
 from tracker.writes import source_create
 
 UNDL_REQUIRED = ("resolution", "date", "ms_code", "ms_vote")
@@ -138,7 +138,7 @@ class VoteRow:
 class Resolution:
     symbol: str
     date: datetime.date
-    url: str  # normalized
+    url: str  # as written in the file (or built from its record id)
     title: str
     rows: list[VoteRow] = field(default_factory=list)
 
@@ -222,7 +222,7 @@ def _record_url(row: dict[str, str], symbol: str) -> str:
         raw = RECORD_URL.format(undl_id=row["undl_id"].strip())
     if not raw:
         raw = SEARCH_URL + urlencode({"p": symbol, "cc": "Voting Data"})
-    return normalize_url(raw)
+    return validate_source_url(raw)
 
 
 def read_votes_csv(text: str) -> list[Resolution]:
@@ -425,7 +425,7 @@ class _Importer:
         return [created.pk]
 
     def source(self, resolution: Resolution, known: dict[str, Source]) -> Source:
-        source = known.get(resolution.url)
+        source = known.get(url_match_key(resolution.url))
         if source is not None:
             self.report.sources_matched += 1
             return source
@@ -439,7 +439,7 @@ class _Importer:
                 "is_primary": True,
             },
         )
-        known[resolution.url] = source
+        known[source.url_key] = source
         self.report.sources_created += 1
         return source
 
@@ -589,8 +589,8 @@ def votes_import(
             report=report,
         )
         # One query for every record already known.
-        urls = sorted({resolution.url for resolution in resolutions})
-        sources = {source.url: source for source in Source.objects.filter(url__in=urls)}
+        keys = sorted({url_match_key(resolution.url) for resolution in resolutions})
+        sources = {source.url_key: source for source in Source.objects.filter(url_key__in=keys)}
         for resolution in resolutions:
             importer.write(resolution, sources)
             advance(len(resolution.rows))

@@ -9,6 +9,7 @@ import factory
 
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
+from tracker.urlnorm import url_match_key
 
 STATE_CODES = ["USA", "RUS", "CHN", "JPN", "KOR", "PRK", "GBR", "FRA", "DEU", "IND", "PAK", "UKR"]
 
@@ -33,6 +34,7 @@ class SourceFactory(factory.django.DjangoModelFactory[Source]):
         model = Source
 
     url = factory.Sequence(lambda n: f"https://news.example.org/articles/{n}")
+    url_key = factory.LazyAttribute(lambda source: url_match_key(source.url))
     title = factory.Sequence(lambda n: f"Article {n}")
     publisher = "Example News"
     kind = Source.Kind.NEWS

@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from tracker.models import REFRESH_FIELDS, Source, SourceCheck, fresh_refresh_state
 from tracker.services import sources_request_refresh
+from tracker.urlnorm import url_match_key
 
 RECENT_CHECKS = 20
 
@@ -65,9 +66,9 @@ class SourceAdmin(SimpleHistoryAdmin):
     def save_model(
         self, request: HttpRequest, obj: Source, form: ModelForm[Source], change: bool
     ) -> None:
-        # The form has normalized the URL by now, so retyping it in another spelling is no
-        # change; a new address is checked anew, as through the API.
-        if change and obj.url != form.initial.get("url"):
+        # clean() has set the new key by now: another spelling of the same address keeps the
+        # refresh state, a new address is checked anew, as through the API.
+        if change and obj.url_key != url_match_key(form.initial["url"]):
             for name, value in fresh_refresh_state().items():
                 setattr(obj, name, value)
         super().save_model(request, obj, form, change)

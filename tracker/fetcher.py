@@ -17,6 +17,9 @@ What a fetch guarantees
   An address is refused unless it is globally routable: loopback, RFC 1918, link-local (cloud
   metadata at 169.254.169.254), CGNAT 100.64/10, multicast, unspecified, reserved, unique-local
   IPv6 and IPv4-mapped IPv6 forms of all of these are blocked.
+* **The request is for the URL as given.** Its path and query go out unchanged (requests
+  would decode ``%7E`` to ``~``); only non-ASCII characters are escaped, as UTF-8, and
+  urllib3 writes the hex digits of escapes in upper case (``%2f`` as ``%2F``, the same URL).
 * **Redirects** are followed here, not by requests, so each ``Location`` goes through the same
   URL rules; at most ``policy.max_redirects`` hops are followed.
 * **Time.** ``policy.deadline`` bounds the whole fetch in wall-clock time: redirects, robots.txt,
@@ -49,6 +52,7 @@ import ipaddress
 import itertools
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -57,7 +61,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -95,6 +99,7 @@ MiB = 1024 * 1024
 # the clock are checked often.
 READ_CHUNK_BYTES = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Connection pools (one per host) a session keeps; the least recently used goes first.
 HOST_POOLS = 256
 LOOPBACK_NETWORKS: tuple[IPNetwork, ...] = (
@@ -681,9 +686,10 @@ def _fetch_into(
                 raise _Refused(verdict.error_kind, verdict.reason)
             if not verdict.allowed:
                 raise _Refused("robots_disallowed", verdict.reason)
-        response = session.get(
-            current,
-            headers=conditional,
+        request = session.prepare_request(requests.Request("GET", current, headers=conditional))
+        request.url = _as_given(request.url or current, current)
+        response = session.send(
+            request,
             stream=True,
             allow_redirects=False,
             timeout=clock.timeouts(),
@@ -711,6 +717,23 @@ def _fetch_into(
                 return
             _read_body(result, response, policy, clock)
             return
+
+
+def _as_given(prepared: str, url: str) -> str:
+    """The prepared URL with ``url``'s own path and query: the request is for the URL as cited.
+
+    requests re-quotes what it sends (``/%7Euser`` goes out as ``/~user``); only the characters
+    no request line may carry, non-ASCII ones, are escaped here. The scheme and host stay as
+    requests prepared them (lower case, IDNA).
+    """
+    given, sent = urlsplit(url), urlsplit(prepared)
+    path = _NON_ASCII.sub(_utf8_escapes, given.path) or "/"
+    query = _NON_ASCII.sub(_utf8_escapes, given.query)
+    return urlunsplit((sent.scheme, sent.netloc, path, query, ""))
+
+
+def _utf8_escapes(match: re.Match[str]) -> str:
+    return quote(match.group(0), safe="")
 
 
 def _record_headers(result: FetchResult, response: requests.Response) -> None:

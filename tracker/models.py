@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.urlnorm import InvalidSourceURL, url_match_key, validate_source_url
 
 # Refresh state changes on every check; SourceCheck rows are its history, so the audit history
 # of curator edits leaves these fields out.
@@ -53,6 +53,9 @@ def fresh_refresh_state() -> dict[str, Any]:
     return {name: fields[name].get_default() for name in REFRESH_FIELDS}
 
 
+URL_KEY_MAX_LENGTH = 2000
+
+
 class SourceQuerySet(models.QuerySet["Source"]):
     def due(self, *, now: datetime | None = None) -> SourceQuerySet:
         """Sources whose next check is at or before ``now``, and new ones never scheduled."""
@@ -63,7 +66,8 @@ class SourceQuerySet(models.QuerySet["Source"]):
     def on_host(self, host: str) -> SourceQuerySet:
         """Sources whose URL is on ``host`` (any scheme or port)."""
         name = host.strip().lower().rstrip(".")
-        return self.filter(url__iregex=rf"^https?://{re.escape(name)}(:[0-9]+)?(/|$)")
+        # The key spells the host in lower case without a trailing dot, and always has a path.
+        return self.filter(url_key__regex=rf"^https?://{re.escape(name)}(:[0-9]+)?/")
 
 
 def host_of(url: str) -> str:
@@ -89,7 +93,12 @@ class Source(models.Model):
         BLOCKED = "blocked", "Blocked (address or robots.txt)"
 
     # --- what a curator enters -----------------------------------------------------------------
-    url = models.URLField(max_length=2000, unique=True, help_text="Normalized on save.")
+    url = models.URLField(
+        max_length=2000,
+        help_text="The address as cited; stored and fetched exactly as given.",
+    )
+    # What duplicates are matched on (tracker.urlnorm): set by clean() from ``url``.
+    url_key = models.CharField(max_length=URL_KEY_MAX_LENGTH, unique=True, editable=False)
     title = models.CharField(max_length=500, blank=True)
     publisher = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.OTHER)
@@ -124,12 +133,17 @@ class Source(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=REFRESH_FIELDS)
+    # url_key follows url, so its history would say nothing new.
+    history = HistoricalRecords(excluded_fields=[*REFRESH_FIELDS, "url_key"])
     objects = SourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["url"]
         indexes = [models.Index(fields=["updated_at", "id"])]
+        constraints = [
+            # A writer that skipped clean() would otherwise store a blank key, unmatched.
+            models.CheckConstraint(condition=~models.Q(url_key=""), name="source_url_key_set"),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.fetched_title or self.url
@@ -143,12 +157,50 @@ class Source(models.Model):
         """The curator's title when there is one, else the title the refresh found."""
         return self.title or self.fetched_title
 
+    def clean_fields(self, exclude: Any = None) -> None:
+        # Surrounding whitespace is the one thing not kept of a cited URL; the URL validator
+        # runs here, before clean().
+        self.url = self.url.strip()
+        super().clean_fields(exclude=exclude)
+
     def clean(self) -> None:
+        """Trim the URL (nothing else), set its key, and refuse a second source for it."""
         super().clean()
+        self.clean_url()
+        duplicate = Source.objects.filter(url_key=self.url_key).exclude(pk=self.pk).first()
+        if duplicate is not None:
+            raise ValidationError(
+                {
+                    "url": ValidationError(
+                        "Source %(id)s already cites this address as %(url)s; "
+                        "cite that source instead.",
+                        code="unique",
+                        params={"id": duplicate.pk, "url": duplicate.url},
+                    )
+                }
+            )
+
+    def clean_url(self) -> None:
+        """Check the URL and set its key, without looking for other sources (for a writer that
+        has matched keys itself)."""
         try:
-            self.url = normalize_url(self.url)
+            self.url = validate_source_url(self.url)
+            key = url_match_key(self.url)
         except InvalidSourceURL as error:
             raise ValidationError({"url": str(error)}) from None
+        if len(key) > URL_KEY_MAX_LENGTH:
+            raise ValidationError(
+                {"url": "The URL is too long once its non-ASCII characters are escaped."}
+            )
+        self.url_key = key
+
+    def validate_unique(self, exclude: Any = None) -> None:
+        # A duplicate key is reported by clean(), on the field the curator typed.
+        super().validate_unique(exclude={*(exclude or ()), "url_key"})
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # clean() sets url_key, or has already reported the URL that has none.
+        super().validate_constraints(exclude={*(exclude or ()), "url_key"})
 
 
 class SourceCheck(models.Model):

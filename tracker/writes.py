@@ -17,7 +17,7 @@ from simple_history.utils import bulk_create_with_history
 from common import writes
 from common.writes import User
 from tracker.models import Source, fresh_refresh_state
-from tracker.urlnorm import InvalidSourceURL, normalize_url
+from tracker.urlnorm import InvalidSourceURL, url_match_key
 
 SOURCE_CURATOR_FIELDS = (
     "url",
@@ -36,24 +36,29 @@ def _curator_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(dict.fromkeys(unknown, "Set by the refresh, not by curators."))
     result = dict(fields)
     if "url" in result:
-        # Compare in normalized form, so retyping the same URL is not a change; a bad URL is
-        # left as typed for Source.clean() to reject with its message.
+        # The URL is stored as cited; its key goes with it, so a save writes both (and retyping
+        # another spelling of the same address is not a new address). A bad URL is left for
+        # Source.clean() to reject with its message.
         with contextlib.suppress(InvalidSourceURL):
-            result["url"] = normalize_url(result["url"])
+            result["url_key"] = url_match_key(result["url"])
     return result
 
 
 @transaction.atomic
 def source_create(*, user: User, fields: Mapping[str, Any]) -> Source:
-    """Raises ``Duplicate`` when the (normalized) URL is already a source."""
+    """Raises ``Duplicate`` when the URL, in any spelling, is already a source."""
     return writes.create(Source, user=user, fields=_curator_fields(fields))
 
 
 @transaction.atomic
 def source_update(*, source: Source, user: User, fields: Mapping[str, Any]) -> bool:
-    """Write a curator's edit; a new URL also resets the refresh state (checked anew, soon)."""
+    """Write a curator's edit; a new address also resets the refresh state (checked anew, soon).
+
+    Another spelling of the same address (``tracker.urlnorm``) is stored as cited but keeps what
+    the refreshes found.
+    """
     fields = _curator_fields(fields)
-    if "url" in fields and fields["url"] != source.url:
+    if "url" in fields and fields.get("url_key") != source.url_key:
         fields.update(fresh_refresh_state())
     return writes.update(source, user=user, fields=fields)
 
@@ -66,36 +71,39 @@ def source_delete(*, source: Source, user: User) -> None:
 
 @transaction.atomic
 def sources_for_urls(*, urls: Iterable[tuple[str, str]], user: User) -> dict[str, Source]:
-    """The source of each URL, matched by normalized URL, the missing ones created (with the
-    curator's defaults: kind ``other``, no title; the refresh fetches the rest).
+    """The source of each URL, matched by its key (any spelling of the same address), the
+    missing ones created as cited (with the curator's defaults: kind ``other``, no title; the
+    refresh fetches the rest).
 
     ``urls``: ``(where, url)`` pairs, ``where`` naming the field for an error message. Returns
-    ``{normalized url: source}``. Two queries (the lookup, and the creation with its history
-    rows when any is new), however many URLs.
+    ``{url key: source}`` (``tracker.urlnorm.url_match_key``). Two queries (the lookup, and the
+    creation with its history rows when any is new), however many URLs.
     """
-    wanted: dict[str, str] = {}
+    wanted: dict[str, tuple[str, str]] = {}
     errors: dict[str, list[str]] = {}
     for where, url in urls:
         try:
-            wanted.setdefault(normalize_url(url), where)
+            wanted.setdefault(url_match_key(url), (where, url.strip()))
         except InvalidSourceURL as error:
             errors[where] = [str(error)]
     if errors:
         raise ValidationError(errors)
-    found = {source.url: source for source in Source.objects.filter(url__in=list(wanted))}
+    found = {source.url_key: source for source in Source.objects.filter(url_key__in=list(wanted))}
     new = []
-    for url, where in wanted.items():
-        if url in found:
+    for key, (where, url) in wanted.items():
+        if key in found:
             continue
-        source = Source(url=url)
-        # The lookup above is the uniqueness check; the database's index backs it.
+        source = Source(url=url, url_key=key)
+        # The lookup above is the uniqueness check (the database's index backs it), so the
+        # model's own look for another source is not repeated for each new one.
         try:
-            source.full_clean(validate_unique=False)
+            source.clean_fields()
+            source.clean_url()
         except ValidationError as error:
             raise writes.prefixed(error, where) from None
         writes.author(source, user)
         new.append(source)
     if new:
         for source in bulk_create_with_history(new, Source):
-            found[source.url] = source
+            found[source.url_key] = source
     return found

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from proposals.services import measures_recompute_statuses
 from tracker.models import Source
+from tracker.urlnorm import url_match_key
 
 STATES = [
     "USA", "RUS", "SUN", "CHN", "GBR", "FRA", "IND", "PAK", "ISR", "PRK",
@@ -132,8 +133,10 @@ def _actors() -> dict[str, Actor]:
 
 def _source(rng: random.Random, i: int) -> Source:
     kind = rng.choice([choice for choice, _ in Source.Kind.choices])
+    url = f"https://records.example.org/{kind}/{i}"
     return Source(
-        url=f"https://records.example.org/{kind}/{i}",
+        url=url,
+        url_key=url_match_key(url),
         title=f"Record {i}" if i % 3 else "",
         fetched_title=f"Fetched record {i}",
         publisher=rng.choice(["Foreign ministry", "UN", "Press agency", ""]),

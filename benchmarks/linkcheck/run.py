@@ -165,11 +165,15 @@ def create_sources(urls: list[str]) -> None:
     from django.core.management import call_command
 
     from tracker.models import Source
+    from tracker.urlnorm import url_match_key
 
     call_command("migrate", verbosity=0)
     far = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)  # Not due until the cycle starts.
     Source.objects.bulk_create(
-        [Source(url=url, kind=Source.Kind.NEWS, next_check_at=far) for url in urls],
+        [
+            Source(url=url, url_key=url_match_key(url), kind=Source.Kind.NEWS, next_check_at=far)
+            for url in urls
+        ],
         batch_size=2000,
     )
 

@@ -23,6 +23,7 @@ from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from proposals.api import params
 from proposals.models import Actor, Category, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
+from tracker.urlnorm import InvalidSourceURL, url_match_key
 
 ENDORSING_STANCES = (Position.Stance.PROPOSES, Position.Stance.ENDORSES)
 OPPOSING_STANCES = (Position.Stance.OPPOSES,)
@@ -358,6 +359,26 @@ class EventFilterSet(_DatedFilterSet):
 # --- sources and citations ------------------------------------------------------------------
 
 
+class SourceURLParam(params.TextParam):
+    """An http(s) URL, cleaned to its match key (``tracker.urlnorm``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=2000, **kwargs)
+
+    def clean(self, value: Any) -> str | None:
+        text = super().clean(value)
+        if not text:
+            return None
+        try:
+            return url_match_key(text)
+        except InvalidSourceURL as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class SourceURLFilter(filters.Filter):
+    field_class = SourceURLParam
+
+
 class SourceFilterSet(StrictFilterSet):
     health = ListFilter(choices=Source.Health.choices)
     kind = ListFilter(choices=Source.Kind.choices)
@@ -367,6 +388,13 @@ class SourceFilterSet(StrictFilterSet):
         "matches `www.un.org`).",
     )
     is_primary = BooleanFilter(help_text="Official sources (`true`) or the others.")
+    url = SourceURLFilter(
+        field_name="url_key",
+        help_text="An http(s) URL: the source that cites it, in this or any spelling of the same "
+        "address (host case, default port, fragment, `%7E` for `~`, tracking parameters); "
+        "none or one result. `?ABM_treaty` and `?ABM_treaty=`, or `/inf` and `/inf/`, are "
+        "different addresses. URL-encode the value: `?url=https%3A%2F%2Fwww.un.org%2Finf`.",
+    )
     content_changed_since = InstantFilter(
         field_name="content_changed_at",
         lookup_expr="gte",
@@ -386,9 +414,10 @@ class SourceFilterSet(StrictFilterSet):
         fields: list[str] = []
 
     def filter_host(self, qs: Any, name: str, value: str) -> QuerySet[Source]:
-        # Stored URLs are normalized: lower-case scheme and host, default port dropped.
-        pattern = rf"^https?://([^/?#]*\.)?{re.escape(value)}(:[0-9]+)?([/?#]|$)"
-        return qs.filter(url__iregex=pattern)
+        # The match key spells the host in lower case without a trailing dot, and always has a
+        # path; URLs are stored as cited.
+        pattern = rf"^https?://([^/?#]*\.)?{re.escape(value)}(:[0-9]+)?/"
+        return qs.filter(url_key__regex=pattern)
 
 
 class SourceIdParam(params.IntegerParam):

@@ -1,7 +1,12 @@
 """The whole API under /api/v1/: one router for the resources, plus the feeds."""
 
+from typing import Any
+
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from proposals.api.bulk import ExportView, ImportView
 from proposals.api.feeds import ChangesView, MatrixView
@@ -18,7 +23,36 @@ from proposals.api.views import (
     SourceViewSet,
 )
 
+# The endpoints outside the router, by the key the API root lists them under and their URL name.
+ENDPOINTS = {
+    "matrix": "matrix",
+    "changes": "changes",
+    "export": "export",
+    "import": "import",
+    "quality": "quality",
+    "login": "knox_login",
+    "logout": "knox_logout",
+    "logoutall": "knox_logoutall",
+    "schema": "schema",
+    "docs": "api-docs",
+}
+
+
+class APIRoot(APIRootView):
+    """Every top-level endpoint of the API: the resources, the matrix and the change feed, the
+    export and the import, the data-quality queue, curator sign-in and sign-out, the OpenAPI
+    schema and its interactive documentation."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().get(request, *args, **kwargs)
+        response.data.update(
+            {key: reverse(name, request=request) for key, name in ENDPOINTS.items()}
+        )
+        return response
+
+
 router = DefaultRouter()
+router.APIRootView = APIRoot
 router.register("measures", MeasureViewSet, basename="measure")
 router.register("actors", ActorViewSet, basename="actor")
 router.register("positions", PositionViewSet, basename="position")

@@ -122,13 +122,14 @@ def test_a_measure_cannot_descend_from_itself() -> None:
         grandparent.full_clean()
 
 
-def test_source_urls_are_normalized_and_unique() -> None:
-    source = Source(url="HTTPS://Example.ORG:443/a/b?utm_source=feed&id=3#top")
+def test_source_urls_are_kept_as_cited_and_unique_by_address() -> None:
+    source = Source(url=" HTTPS://Example.ORG:443/a/b?utm_source=feed&id=3#top\n")
     source.full_clean()
-    assert source.url == "https://example.org/a/b?id=3"
+    assert source.url == "HTTPS://Example.ORG:443/a/b?utm_source=feed&id=3#top"
+    assert source.url_key == "https://example.org/a/b?id=3"
     source.save()
     again = Source(url="https://example.org/a/b?id=3&utm_medium=x")
-    with pytest.raises(ValidationError, match="already exists"):
+    with pytest.raises(ValidationError, match=f"Source {source.pk} already cites this address"):
         again.full_clean()
 
 

@@ -71,5 +71,5 @@ def test_the_same_url_in_another_spelling_keeps_the_refresh_state(
     save_in_admin(client, source, "HTTPS://WWW.UN.ORG:443/inf?utm_source=feed")
 
     source.refresh_from_db()
-    assert source.url == "https://www.un.org/inf"
+    assert source.url == "HTTPS://WWW.UN.ORG:443/inf?utm_source=feed"  # as cited
     assert (source.etag, source.health) == ('"v1"', Source.Health.OK)

@@ -156,17 +156,17 @@ def test_curators_write_their_fields_and_never_the_refresh_fields(
     )
     assert response.status_code == 201, response.json()
     source = Source.objects.get()
-    assert source.url == "https://www.un.org/inf"  # normalized
+    assert source.url == "HTTPS://WWW.UN.ORG:443/inf?utm_source=x"  # as cited
     assert (source.health, source.fetched_title, source.last_checked_at) == (
         "unchecked",
         "",
         None,
     )
-    # Retyping the same URL in another spelling is not a change.
+    # Retyping the very same URL is not a change.
     before = source.updated_at
     again = curator.patch(
         f"{URL}{source.pk}/",
-        {"url": "https://www.un.org/inf#top"},
+        {"url": "HTTPS://WWW.UN.ORG:443/inf?utm_source=x"},
         format="json",
         HTTP_IF_MATCH=response["ETag"],
     )

@@ -1,0 +1,142 @@
+"""In a real browser (Debian's chromium, driven by chromedriver): the docs render the API's
+operations, and the admin's scripts work (autocomplete, inlines, the add-related popup), with
+not one Content-Security-Policy violation or script error on the way.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from proposals.models import Actor
+from tests.conftest import need
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Runs before any page script, so a violation on any page of the window is kept.
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
+
+
+@pytest.fixture
+def browser(settings: Any) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path, chromium = shutil.which("chromedriver"), shutil.which("chromium")
+    if driver_path is None or chromium is None:
+        need("chromium and chromium-driver are not installed (Debian packages)")
+    # The live server speaks plain HTTP; the production settings mark cookies HTTPS-only.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def watch(driver: Any) -> None:
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
+
+
+def problems(driver: Any) -> list[str]:
+    """CSP violations seen by the page, and errors the browser logged (CSP reports included)."""
+    seen = list(driver.execute_script("return window.__violations || ['not watched'];"))
+    logged = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    # Browsers ask for /favicon.ico on their own; the admin names no icon and the service has none.
+    return seen + [message for message in logged if "/favicon.ico " not in message]
+
+
+def wait_for(driver: Any, condition: Any, seconds: float = 20) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds).until(condition)
+
+
+def test_the_docs_render_every_operation_from_this_service(browser: Any, live_server: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    watch(browser)
+    browser.get(f"{live_server.url}/api/docs/")
+
+    operations = wait_for(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    )
+    paths = {element.get_attribute("data-path") for element in operations}
+    assert {"/api/v1/measures/", "/api/v1/sources/", "/api/v1/matrix/"} <= paths
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((entry) => entry.name);"
+    )
+    assert loaded
+    assert [url for url in loaded if not url.startswith(f"{live_server.url}/")] == []
+    assert problems(browser) == []
+
+
+def sign_in(browser: Any, live_server: Any, user: User) -> None:
+    client = Client()
+    client.force_login(user)
+    browser.get(f"{live_server.url}/admin/login/")
+    name = django_settings.SESSION_COOKIE_NAME
+    browser.add_cookie({"name": name, "value": client.cookies[name].value, "path": "/"})
+
+
+def test_the_admin_forms_work_under_the_policy(
+    browser: Any, live_server: Any, admin_user: User
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(browser, live_server, admin_user)
+    watch(browser)
+
+    # A form with autocomplete widgets, a two-box selector and inlines.
+    browser.get(f"{live_server.url}/admin/proposals/measure/add/")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".select2-container"))
+    assert browser.find_elements(By.CSS_SELECTOR, ".selector-available")  # filter_horizontal
+    rows = len(browser.find_elements(By.CSS_SELECTOR, "#events-group .dynamic-events"))
+    browser.find_element(By.CSS_SELECTOR, "#events-group .add-row a").click()
+    wait_for(
+        browser,
+        lambda d: (
+            len(d.find_elements(By.CSS_SELECTOR, "#events-group .dynamic-events")) == rows + 1
+        ),
+    )
+    assert problems(browser) == []
+
+    # The add-related popup: a new actor made there is chosen in the form that opened it.
+    browser.get(f"{live_server.url}/admin/proposals/actor/add/")
+    form_window = browser.current_window_handle
+    browser.find_element(By.ID, "add_id_successor").click()
+    wait_for(browser, lambda d: len(d.window_handles) == 2)
+    browser.switch_to.window(next(h for h in browser.window_handles if h != form_window))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "id_code"))
+    browser.find_element(By.ID, "id_code").send_keys("NZL")
+    browser.find_element(By.ID, "id_name").send_keys("New Zealand")
+    Select(browser.find_element(By.ID, "id_kind")).select_by_value(Actor.Kind.STATE)
+    browser.find_element(By.NAME, "_save").click()
+    wait_for(browser, lambda d: len(d.window_handles) == 1)
+    browser.switch_to.window(form_window)
+
+    created = Actor.objects.get(code="NZL")
+    chosen = wait_for(
+        browser, lambda d: d.find_element(By.ID, "id_successor").get_attribute("value")
+    )
+    assert chosen == str(created.pk)
+    assert problems(browser) == []

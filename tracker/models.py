@@ -230,7 +230,11 @@ class SourceCheck(models.Model):
 
     class Meta:
         ordering = ["-checked_at", "-id"]
-        indexes = [models.Index(fields=["source", "-checked_at", "-id"])]
+        indexes = [
+            models.Index(fields=["source", "-checked_at", "-id"]),
+            # The checks of the last hour, by outcome (the metrics), without a scan.
+            models.Index(fields=["checked_at"], name="sourcecheck_checked_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.outcome} at {self.checked_at:%Y-%m-%d %H:%M}"

@@ -447,7 +447,7 @@ AXES_CLIENT_IP_CALLABLE = "proposals.api.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "proposals.api.throttling.lockout_response"
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "proposals.api.schema.AutoSchema",
     # Tokens for scripts (knox: stored hashed, expiring); the session for the browsable API.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
@@ -463,11 +463,10 @@ REST_FRAMEWORK = {
         "drf_orjson_renderer.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "proposals.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Request bodies are JSON only: no endpoint takes a file, and one body format keeps the
+    # schema (and the clients generated from it) honest. The admin site does not use these.
+    # The parser bounds size and depth and refuses NUL characters (proposals/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["proposals.api.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "proposals.api.renderers.ContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["proposals.api.throttling.AnonymousThrottle"],
     "NUM_PROXIES": TRACKER_TRUSTED_PROXIES,

@@ -183,6 +183,19 @@ class ImportReportSerializer(serializers.Serializer[Any]):
     rejected = RejectedRowSerializer(many=True)
 
 
+# What a refused import answers: the report when rows were rejected, else the usual error shapes.
+IMPORT_REFUSAL = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/ImportReport"},
+        {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}},
+        {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    ]
+}
+
+
 class ImportView(APIView):
     permission_classes = [CanImportDataset]
     parser_classes = [JSONParser]
@@ -207,9 +220,10 @@ class ImportView(APIView):
         responses={
             200: OpenApiResponse(ImportReportSerializer, description="Applied."),
             400: OpenApiResponse(
-                ImportReportSerializer,
-                description="Nothing written: some rows were rejected (see `rejected`). A body "
-                'that is not JSON gets `{"detail": …}` instead.',
+                IMPORT_REFUSAL,
+                description="Nothing written. Rows were rejected: the report, each rejected row "
+                'in `rejected`. A body that is not JSON: `{"detail": …}`. A bad `keep_existing`: '
+                '`{"keep_existing": [messages]}`.',
             ),
             401: OpenApiResponse(description="Not authenticated."),
             403: OpenApiResponse(description="Authenticated without the permissions needed."),

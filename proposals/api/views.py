@@ -266,7 +266,9 @@ class ConditionalMixin:
         response = detail_response(
             request, data, last_modified=obj.updated_at, status_code=status.HTTP_201_CREATED
         )
-        response["Location"] = data.get("api_url") or data["url"]
+        response["Location"] = str(
+            data.get("api_url") or data["url"]
+        )  # a Hyperlink is not a str to WSGI
         return response
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -104,9 +104,11 @@ def template(postgres: PostgresCluster, origins: list[str]) -> str:
     )
     seed = (
         "from tracker.models import Source\n"
+        "from tracker.urlnorm import url_match_key\n"
         f"origins = {origins!r}\n"
         f"pages = range({PAGES_PER_HOST})\n"
-        "Source.objects.bulk_create(Source(url=f'{o}/p{n}') for o in origins for n in pages)\n"
+        "urls = [f'{o}/p{n}' for o in origins for n in pages]\n"
+        "Source.objects.bulk_create(Source(url=u, url_key=url_match_key(u)) for u in urls)\n"
     )
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-v0", "-c", seed], cwd=ROOT, env=env, check=True

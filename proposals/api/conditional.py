@@ -244,10 +244,14 @@ def conditional_list(
     if not wants_validators(request):
         return build()
     etag = list_etag(request)
-    if none_match(request, etag):
+    # A tag this list gave out was given for this very query, which was valid then; ``*`` names
+    # no query, so the parameters are checked (by building the answer) before a 304.
+    if none_match(request, etag) and request.headers.get("If-None-Match", "").strip() != "*":
         return not_modified(etag)
     response = build()
     if response.status_code == status.HTTP_200_OK:
+        if none_match(request, etag):
+            return not_modified(etag)
         for name, value in conditional_headers(etag).items():
             response[name] = value
     return response

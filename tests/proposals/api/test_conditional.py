@@ -269,3 +269,19 @@ class TestWrites:
         response = anonymous.get(f"{URL}inf/", HTTP_IF_NONE_MATCH=header)
         assert response.status_code == 200
         assert response.json()["slug"] == "inf"
+
+
+@pytest.mark.parametrize(
+    ("path", "bad"),
+    [
+        ("/api/v1/actors/", {"as_of": "not-a-date"}),
+        ("/api/v1/export/", {"table": "nope"}),
+        ("/api/v1/measures/", {"unknown": "1"}),
+    ],
+)
+def test_if_none_match_star_does_not_skip_checking_the_parameters(
+    anonymous: APIClient, path: str, bad: dict[str, str]
+) -> None:
+    assert anonymous.get(path, bad, headers={"If-None-Match": "*"}).status_code == 400
+    # With valid parameters, * names the current list: 304.
+    assert anonymous.get(path, headers={"If-None-Match": "*"}).status_code == 304

@@ -30,8 +30,8 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.conftest import need
-from tests.servers import PostgresCluster, RedisServer
+from tests.conftest import free_port, need
+from tests.servers import PostgresCluster, RedisServer, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOSTS = 20  # The shape of production: many sources on a few hosts, each fetched politely.
@@ -69,18 +69,11 @@ def postgres() -> Iterator[PostgresCluster]:
         cluster.close()
 
 
-@pytest.fixture(scope="session")
-def origins() -> Iterator[list[str]]:
-    """The page servers' origins, one per loopback host, in a process of their own."""
+@contextlib.contextmanager
+def page_servers(hosts: int, pages: int, delay: float) -> Iterator[list[str]]:
+    """Page servers on ``hosts`` loopback hosts in a process of their own; yields the origins."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.faults.pages",
-            str(HOSTS),
-            str(PAGES_PER_HOST),
-            str(PAGE_DELAY),
-        ],
+        [sys.executable, "-m", "tests.faults.pages", str(hosts), str(pages), str(delay)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -94,26 +87,52 @@ def origins() -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="session")
-def template(postgres: PostgresCluster, origins: list[str]) -> str:
-    """A migrated database holding every source, unchecked: each test starts from a copy."""
+def origins() -> Iterator[list[str]]:
+    """The page servers' origins, one per loopback host."""
+    with page_servers(HOSTS, PAGES_PER_HOST, PAGE_DELAY) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def schema(postgres: PostgresCluster) -> str:
+    """A migrated, empty database, the template of the templates below."""
     with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
-        admin.execute("CREATE DATABASE faults_template")
-    env = _environment(database_url=postgres.url("faults_template"), redis_url="")
+        admin.execute("CREATE DATABASE faults_schema")
+    env = _environment(database_url=postgres.url("faults_schema"), redis_url="")
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
     )
+    return "faults_schema"
+
+
+def seeded(postgres: PostgresCluster, schema: str, name: str, urls: list[str]) -> str:
+    """A copy of ``schema`` named ``name`` holding a source of each URL, unchecked."""
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {schema}")
+    env = _environment(database_url=postgres.url(name), redis_url="")
     seed = (
+        "import sys\n"
         "from tracker.models import Source\n"
         "from tracker.urlnorm import url_match_key\n"
-        f"origins = {origins!r}\n"
-        f"pages = range({PAGES_PER_HOST})\n"
-        "urls = [f'{o}/p{n}' for o in origins for n in pages]\n"
+        "urls = sys.stdin.read().split()\n"
         "Source.objects.bulk_create(Source(url=u, url_key=url_match_key(u)) for u in urls)\n"
     )
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v0", "-c", seed], cwd=ROOT, env=env, check=True
+        [sys.executable, "manage.py", "shell", "-v0", "-c", seed],
+        cwd=ROOT,
+        env=env,
+        input="\n".join(urls),
+        text=True,
+        check=True,
     )
-    return "faults_template"
+    return name
+
+
+@pytest.fixture(scope="session")
+def template(postgres: PostgresCluster, schema: str, origins: list[str]) -> str:
+    """A database holding every source, unchecked: each test starts from a copy."""
+    urls = [f"{origin}/p{n}" for origin in origins for n in range(PAGES_PER_HOST)]
+    return seeded(postgres, schema, "faults_template", urls)
 
 
 def _environment(
@@ -151,12 +170,15 @@ class Stack:
             var_dir=str(self.workdir),
         )
 
-    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _start(
+        self, name: str, *args: str, command: tuple[str, ...] = ("celery", "-A", "config"),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:  # fmt: skip
         log = (self.workdir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *args],
+            [sys.executable, "-m", *command, *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Its pool processes in a group of their own, to end at once.
@@ -164,11 +186,14 @@ class Stack:
         self.processes[name] = process
         return process
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        """What a supervisor does when the worker is gone (see docs/deployment.md)."""
+    def start_worker(
+        self, name: str = "worker", *, concurrency: int = WORKER_PROCESSES
+    ) -> subprocess.Popen[bytes]:
+        """Start a worker (again: what a supervisor does when it is gone, see
+        docs/deployment.md), logging to ``<name>.log``."""
         self.worker_starts += 1
         return self._start(
-            "worker", "worker", "--pool", "prefork", "--concurrency", str(WORKER_PROCESSES),
+            name, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
             "--loglevel", "INFO", "--hostname", f"faults{self.worker_starts}@%h",
         )  # fmt: skip
 
@@ -176,6 +201,21 @@ class Stack:
         return self._start(
             "beat", "beat", "--loglevel", "INFO", "--schedule", str(self.workdir / "beat-schedule")
         )
+
+    def start_web(self, *, workers: int, **env: str) -> str:
+        """gunicorn as deployed (``config/gunicorn.py``) on a free loopback port, logging to
+        ``web.log``; returns its origin once it answers."""
+        port = free_port()
+        web = self._start(
+            "web", "config.wsgi", "-c", "config/gunicorn.py",
+            command=("gunicorn",),
+            env={
+                "TRACKER_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **env,
+            },
+        )  # fmt: skip
+        wait_for_port(port, alive=web)
+        return f"http://127.0.0.1:{port}"
 
     @property
     def worker(self) -> subprocess.Popen[bytes]:
@@ -244,24 +284,33 @@ class Stack:
 _numbers = itertools.count()
 
 
+@contextlib.contextmanager
+def stack_of(
+    postgres: PostgresCluster, template: str, origin: str, workdir: Path
+) -> Iterator[Stack]:
+    """A fresh copy of ``template`` and a Redis of its own; every process started is ended."""
+    database = f"faults_{next(_numbers)}"
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database} TEMPLATE {template}")
+    redis_server = RedisServer().start()
+    running = Stack(postgres, redis_server, database, workdir, origin)
+    running.requests_before = running.requests()
+    try:
+        yield running
+    finally:
+        running.stop()
+        redis_server.close()
+
+
 @pytest.fixture
 def stack(
     postgres: PostgresCluster, template: str, origins: list[str], tmp_path: Path
 ) -> Iterator[Stack]:
     """A fresh copy of the sources, a Redis of its own, then beat and the worker."""
-    database = f"faults_{next(_numbers)}"
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {database} TEMPLATE {template}")
-    redis_server = RedisServer().start()
-    running = Stack(postgres, redis_server, database, tmp_path, origins[0])
-    running.requests_before = running.requests()
-    try:
+    with stack_of(postgres, template, origins[0], tmp_path) as running:
         running.start_worker()
         running.start_beat()
         yield running
-    finally:
-        running.stop()
-        redis_server.close()
 
 
 TOTAL = HOSTS * PAGES_PER_HOST

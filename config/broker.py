@@ -1,6 +1,15 @@
-"""kombu's Redis transport, kept usable after Celery 5.7 collects a broken broker connection.
+"""The broker connection as the worker and beat use it: two changes to kombu's.
 
-The one workaround for a broker library fault in this project; remove it when the fault is fixed
+**Reconnecting at a steady pace.** While the broker is out of reach, kombu tries again after
+2 s, then 4 s, 6 s … up to 30 s. After an outage of half a minute the worker was thus still
+waiting up to 12 s after Redis came back, while beat's dispatch ticks (each expiring after one
+dispatch interval) went by unheard. :class:`Connection` waits 1 s, then a second longer each
+try, up to one dispatch interval (``TRACKER_DISPATCH_EVERY``, at most kombu's 30 s): a worker
+reconnects within one interval of the broker's return, in time for the next tick. Celery has no
+setting for this; ``config/celery.py`` installs it through the app's ``amqp`` class.
+
+**A Redis transport that survives the worker losing Redis** (:class:`Transport`). The one
+workaround for a broker library fault in this project; remove it when the fault is fixed
 upstream (``tests/faults/test_redis_outage.py`` fails without it, so it shows when).
 
 The fault: when the worker loses Redis while tasks run, Celery 5.7's consumer first calls
@@ -22,7 +31,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import kombu
+from celery.app import amqp
+from django.conf import settings
 from kombu.transport import redis
+
+# kombu's longest wait between two tries to reach the broker.
+RECONNECT_MAX = 30.0
+
+
+class Connection(kombu.Connection):
+    """kombu's connection, trying an unreachable broker at least once a dispatch interval."""
+
+    def ensure_connection(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("interval_start", 1)
+        kwargs.setdefault("interval_step", 1)
+        kwargs.setdefault("interval_max", min(RECONNECT_MAX, settings.TRACKER_DISPATCH_EVERY))
+        return super().ensure_connection(*args, **kwargs)
+
+
+class AMQP(amqp.AMQP):
+    """Celery's broker plumbing with :class:`Connection` for every connection the app opens."""
+
+    Connection = Connection
 
 
 class Transport(redis.Transport):

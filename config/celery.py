@@ -14,7 +14,8 @@ from config.startup import settings_or_exit
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 settings_or_exit()
 
-app = Celery("tracker")
+# Its broker connections try an unreachable broker again at a steady pace (config/broker.py).
+app = Celery("tracker", amqp="config.broker:AMQP")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # A task logs under the request id of the request that queued it (see settings, Logs).

@@ -202,6 +202,17 @@ class Stack:
             "beat", "beat", "--loglevel", "INFO", "--schedule", str(self.workdir / "beat-schedule")
         )
 
+    def shell(self, script: str) -> str:
+        """Run ``script`` in ``manage.py shell`` on this stack's database; returns its output."""
+        return subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v0", "-c", script],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
     def start_web(self, *, workers: int, **env: str) -> str:
         """gunicorn as deployed (``config/gunicorn.py``) on a free loopback port, logging to
         ``web.log``; returns its origin once it answers."""
@@ -338,14 +349,30 @@ def assert_each_source_checked_once(stack: Stack) -> None:
     assert {source: found for source, found in outcomes.items() if found != ["ok"]} == {}
 
 
+def level(line: str) -> str | None:
+    """The level of a log line: a JSON line's ``level``, or Celery's own ``[… ERROR/Process]``."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError):
+            return str(json.loads(line).get("level"))
+    for name in ("critical", "error", "warning"):
+        if f"{name.upper()}/" in line:
+            return name
+    return None
+
+
+def tracebacks(log: str) -> int:
+    """Tracebacks in a log: a JSON line's ``exception``, or Python's own text."""
+    return log.count("Traceback") + log.count('"exception": [')
+
+
 def summary(stack: Stack, fault: str, *, recovery: float) -> None:
     """One line of figures for docs/reliability.md (shown with ``pytest -s``)."""
     log = stack.log("worker")
-    errors = sum(1 for line in log.splitlines() if "ERROR/" in line or "CRITICAL/" in line)
-    warnings = sum(1 for line in log.splitlines() if "WARNING/" in line)
+    errors = sum(1 for line in log.splitlines() if level(line) in {"error", "critical"})
+    warnings = sum(1 for line in log.splitlines() if level(line) == "warning")
     print(
         f"\nFAULT {fault}: recovered {recovery:.1f} s after, worker log {len(log) / 1024:.0f} KiB, "
-        f"{errors} error and {warnings} warning lines, {log.count('Traceback')} tracebacks, "
+        f"{errors} error and {warnings} warning lines, {tracebacks(log)} tracebacks, "
         f"{stack.worker_starts} worker start(s), "
         f"{sum(1 for count in stack.requests().values() if count > 1)} pages fetched twice"
     )

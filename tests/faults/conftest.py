@@ -349,6 +349,17 @@ def assert_each_source_checked_once(stack: Stack) -> None:
     assert {source: found for source, found in outcomes.items() if found != ["ok"]} == {}
 
 
+def records(log: str) -> list[dict[str, Any]]:
+    """The JSON lines of a log, in order (Celery's start-up banner and its pool processes'
+    messages are plain text)."""
+    found = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line))
+    return found
+
+
 def level(line: str) -> str | None:
     """The level of a log line: a JSON line's ``level``, or Celery's own ``[… ERROR/Process]``."""
     if line.startswith("{"):

@@ -5,11 +5,11 @@ it."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +17,9 @@ from tests.faults.conftest import (
     DISPATCH_EVERY,
     LEASE,
     Stack,
+    level,
     page_servers,
+    records,
     seeded,
     stack_of,
 )
@@ -67,17 +69,9 @@ def three_workers(
         yield stack
 
 
-def task_lines(stack: Stack, name: str) -> list[dict[str, object]]:
-    """The JSON lines a worker's tasks logged (those that carry a task id)."""
-    lines = []
-    for line in stack.log(name).splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # Celery's start-up banner is plain text.
-        if isinstance(record, dict) and "task_id" in record:
-            lines.append(record)
-    return lines
+def task_lines(stack: Stack, name: str) -> list[dict[str, Any]]:
+    """The lines a worker logged about its tasks (those that carry a task id)."""
+    return [record for record in records(stack.log(name)) if "task_id" in record]
 
 
 def test_three_workers_share_a_cycle_each_source_checked_once(three_workers: Stack) -> None:
@@ -96,19 +90,20 @@ def test_three_workers_share_a_cycle_each_source_checked_once(three_workers: Sta
 
     # Each worker's share, from its own log: the tasks it ran and the checks they wrote.
     shares: dict[str, int] = {}
-    tasks: dict[str, set[object]] = {}
-    dispatches: list[dict[str, object]] = []
+    tasks: dict[str, set[str]] = {}
+    dispatches: list[dict[str, Any]] = []
     for n in range(1, WORKERS + 1):
         name = f"worker{n}"
+        log = stack.log(name).splitlines()
+        assert [line for line in log if level(line) in {"error", "critical"}] == []
         lines = task_lines(stack, name)
-        assert [line for line in lines if line.get("level") in {"error", "critical"}] == []
         ran = [line for line in lines if line["event"] in {"task_started", "task_succeeded"}]
         # Each names the worker that ran the task (its --hostname).
-        assert {str(line["worker"]).split("@")[0] for line in ran} == {f"faults{n}"}
+        assert {line["worker"].split("@")[0] for line in ran} == {f"faults{n}"}
         succeeded = [line for line in ran if line["event"] == "task_succeeded"]
         refreshed = [line for line in succeeded if line["task"] == REFRESH]
         tasks[name] = {line["task_id"] for line in refreshed}
-        shares[name] = sum(int(str(line["result"])) for line in refreshed)
+        shares[name] = sum(int(line["result"]) for line in refreshed)
         dispatches += [
             line for line in lines if line["event"] == "task_started" and line["task"] == DISPATCH
         ]
@@ -119,7 +114,7 @@ def test_three_workers_share_a_cycle_each_source_checked_once(three_workers: Sta
         for other in names[i + 1 :]:
             assert tasks[one].isdisjoint(tasks[other])
 
-    started = min(datetime.fromisoformat(str(line["timestamp"])) for line in dispatches)
+    started = min(datetime.fromisoformat(line["timestamp"]) for line in dispatches)
     print(
         f"\nSCALE-OUT {TOTAL} sources on {HOSTS} hosts, {WORKERS} workers x {CONCURRENCY}: "
         f"all checked {done - started.timestamp():.1f} s after the first dispatch; "

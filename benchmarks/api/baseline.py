@@ -2,11 +2,12 @@
 ``GET /api/v1/measures/``, written the shortest fast way a Django developer would write it.
 
 No DRF, no filters, no conditional requests: ``.values()`` queries, dicts, ``orjson``. It shares
-nothing with ``proposals.api`` except the status rules of ``proposals.status``, which define what
-the values are. ``run.py`` checks that both responses are byte for byte the same before timing.
+nothing with ``proposals.api`` except the rules of ``proposals.status`` (status, participation
+and stance on a day, each certain or with its possible values and basis), which define what the
+values are. ``run.py`` checks that both responses are byte for byte the same before timing.
 
-Queries: the count, the page of measures, their categories, their events, their positions, the
-actors' successor map.
+Queries: the count, the page of measures, their categories, their events, their positions, their
+named parties, the actors' successor map.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from proposals import status as rules
-from proposals.models import Actor, Event, Measure, Position
+from proposals.models import Actor, Event, Measure, MeasureParty, Position
 
 PAGE_SIZE = 50
 API_PATH = "/api/v1/measures/"
@@ -85,10 +86,19 @@ def measure_list(request: HttpRequest) -> HttpResponse:
             "date",
             "date_precision",
             "quote",
+            "certainty",
             actor_code=F("actor__code"),
         )
     ):
         positions[p["measure_id"]].append(p)
+
+    parties: dict[int, list[str]] = defaultdict(list)
+    for measure_id, code in (
+        MeasureParty.objects.filter(measure_id__in=ids)
+        .order_by("actor__code")
+        .values_list("measure_id", "actor__code")
+    ):
+        parties[measure_id].append(code)
 
     successor_of = dict(
         Actor.objects.filter(successor__isnull=False).values_list("code", "successor__code")
@@ -97,10 +107,16 @@ def measure_list(request: HttpRequest) -> HttpResponse:
     results = []
     for m in measures:
         facts = [
-            rules.EventFact(e["kind"], e["date"], e["actor_code"], e["id"]) for e in events[m["id"]]
+            rules.EventFact(
+                e["kind"], e["date"], e["actor_code"], e["id"], e["date_precision"], e["certainty"]
+            )
+            for e in events[m["id"]]
         ]
-        status = rules.measure_status(facts, on=today)
-        participations = rules.participations(facts, on=today, successor_of=successor_of)
+        named = rules.MeasureFacts(m["scope"], frozenset(parties[m["id"]]))
+        status = rules.status_on(facts, on=today, measure=named, successor_of=successor_of)
+        participations = rules.participations_on(
+            facts, on=today, successor_of=successor_of, measure=named
+        )
         results.append(
             {
                 "slug": m["slug"],
@@ -112,11 +128,21 @@ def measure_list(request: HttpRequest) -> HttpResponse:
                 "scope": m["scope"],
                 "venue": m["venue"],
                 "parent": m["parent_slug"],
+                "parties": parties[m["id"]],
                 "parameters": m["parameters"],
-                "status": status.value if status else None,
+                "status": status.value,
+                "status_certain": status.certain,
+                "status_possible": list(status.possible),
+                "status_basis": status.basis,
                 "status_on": today.isoformat(),
                 "participations": {
-                    code: participations[code].value for code in sorted(participations)
+                    code: {
+                        "participation": answer.value,
+                        "certain": answer.certain,
+                        "possible": list(answer.possible),
+                        "basis": answer.basis,
+                    }
+                    for code, answer in participations.items()  # sorted by code
                 },
                 "events": [
                     {
@@ -130,7 +156,7 @@ def measure_list(request: HttpRequest) -> HttpResponse:
                     }
                     for e in events[m["id"]]
                 ],
-                "current_positions": _latest_per_actor(positions[m["id"]], today),
+                "current_positions": _current_positions(positions[m["id"]], today),
                 "created_at": _utc(m["created_at"]),
                 "updated_at": _utc(m["updated_at"]),
             }
@@ -145,32 +171,51 @@ def measure_list(request: HttpRequest) -> HttpResponse:
     return HttpResponse(orjson.dumps(body), content_type="application/json")
 
 
-def _latest_per_actor(
+def _current_positions(
     positions: list[dict[str, Any]], today: datetime.date
 ) -> list[dict[str, Any]]:
-    """Each actor's latest position up to today, with the first day of its current stance."""
-    latest: dict[str, dict[str, Any]] = {}
-    since: dict[str, datetime.date] = {}
+    """Each actor's latest position that may count today, with its stance answer and the first
+    day of the unbroken run of that stance (null while the stance is uncertain)."""
+    taken: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in positions:  # oldest first
-        if p["date"] > today:
-            continue
-        actor = p["actor_code"]
-        previous = latest.get(actor)
-        if previous is None or previous["stance"] != p["stance"]:
-            since[actor] = p["date"]
-        latest[actor] = p
-    return [
-        {
-            "id": p["id"],
-            "actor": actor,
-            "stance": p["stance"],
-            "date": p["date"].isoformat(),
-            "date_precision": p["date_precision"],
-            "quote": p["quote"],
-            "since": since[actor].isoformat(),
-        }
-        for actor, p in sorted(latest.items())
-    ]
+        if p["date"] <= today:
+            taken[p["actor_code"]].append(p)
+    current = []
+    for actor in sorted(taken):
+        history = taken[actor]
+        stance = rules.stance_on(
+            (
+                rules.PositionFact(
+                    p["stance"], p["date"], p["id"], p["date_precision"], p["certainty"]
+                )
+                for p in history
+            ),
+            on=today,
+        )
+        latest = history[-1]
+        since = None
+        if stance.certain:
+            since = latest["date"]
+            for earlier in reversed(history[:-1]):
+                if earlier["stance"] != latest["stance"]:
+                    break
+                since = earlier["date"]
+        current.append(
+            {
+                "id": latest["id"],
+                "actor": actor,
+                "stance": stance.value,
+                "date": latest["date"].isoformat(),
+                "date_precision": latest["date_precision"],
+                "quote": latest["quote"],
+                "certainty": latest["certainty"],
+                "certain": stance.certain,
+                "stance_possible": list(stance.possible),
+                "basis": stance.basis,
+                "since": since.isoformat() if since else None,
+            }
+        )
+    return current
 
 
 def _utc(value: datetime.datetime) -> str:

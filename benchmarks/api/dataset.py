@@ -6,9 +6,15 @@ measure's stored status is what its events say, as after real curator writes.
 
 Per measure: one to three categories; a proposal by one state, and for most a signature,
 ratifications by two to five parties and entry into force, some later suspended, left or ended
-(1 to 15 events, 8 on average, a fifth of them measure-wide); positions of two to six actors,
-some restated or changed later (7 on average); a citation of the measure and of about a third of
-its events and positions. 21 actors, among them the Soviet Union with Russia as its successor.
+(1 to 15 events, 8 on average, a fifth of them measure-wide), the signing states named as its
+parties; positions of two to six actors, some restated or changed later (7 on average); a
+citation of the measure and of about a third of its events and positions. 21 actors, among them
+the Soviet Union with Russia as its successor. About one date in seven is known only to the month
+or year, and one event or position in five is ``reported`` or ``disputed`` rather than
+``confirmed``, so that the rules' uncertain answers and bases are part of the work.
+
+The positions' certainties come from a second random stream, so that everything else is what the
+same seed generated before positions had a certainty.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 from django.db import connection, transaction
 
-from proposals.models import Actor, Category, Citation, Event, Measure, Position
+from proposals.models import Actor, Category, Citation, Event, Measure, MeasureParty, Position
 from proposals.services import measures_recompute_statuses
 from tracker.models import Source
 from tracker.urlnorm import url_match_key
@@ -34,6 +40,7 @@ CATEGORIES = list(Category.Code.values)
 FORMS = [choice for choice, _ in Measure.Form.choices]
 SCOPES = [choice for choice, _ in Measure.Scope.choices]
 STANCES = [choice for choice, _ in Position.Stance.choices]
+CERTAINTIES = ["confirmed"] * 8 + ["reported", "disputed"]
 VENUES = ["Conference on Disarmament", "UN General Assembly First Committee", "bilateral talks", ""]
 WORDS = [
     "notification", "launch", "ballistic", "missile", "hotline", "verification", "inspection",
@@ -49,6 +56,7 @@ class Counts:
     measures: int = 0
     events: int = 0
     events_with_actor: int = 0
+    parties: int = 0
     positions: int = 0
     actors: int = 0
     sources: int = 0
@@ -63,6 +71,7 @@ class Counts:
 def generate(*, measures: int, seed: int = 1) -> Counts:
     """Fill an empty, migrated database. Returns what was created."""
     rng = random.Random(seed)
+    position_certainty = random.Random(seed + 1)
     counts = Counts()
     with transaction.atomic():
         actors = _actors()
@@ -85,13 +94,20 @@ def generate(*, measures: int, seed: int = 1) -> Counts:
         counts.categories = len(links)
 
         events: list[Event] = []
+        parties: list[MeasureParty] = []
         positions: list[Position] = []
         for m in created:
-            events += _events(rng, m, actors)
+            measure_events, signers = _events(rng, m, actors)
+            events += measure_events
+            parties += [MeasureParty(measure=m, actor=actors[code]) for code in signers]
             positions += _positions(rng, m, actors)
+        for position in positions:
+            position.certainty = position_certainty.choice(CERTAINTIES)
         Event.objects.bulk_create(events, batch_size=BATCH)
+        MeasureParty.objects.bulk_create(parties, batch_size=BATCH)
         Position.objects.bulk_create(positions, batch_size=BATCH)
         counts.events = len(events)
+        counts.parties = len(parties)
         counts.events_with_actor = sum(1 for e in events if e.actor_id is not None)
         counts.positions = len(positions)
 
@@ -110,11 +126,15 @@ def generate(*, measures: int, seed: int = 1) -> Counts:
         counts.citations = len(citations)
 
     counts.statuses_set = measures_recompute_statuses()
-    # What autovacuum would soon do on its own (and at a random moment of the timed runs):
-    # planner statistics, and the visibility map that index-only scans rely on.
+    return counts
+
+
+def vacuum() -> None:
+    """What autovacuum would soon do on its own (and at a random moment of the timed runs):
+    planner statistics, and the visibility map that index-only scans rely on. PostgreSQL only,
+    outside a transaction."""
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    return counts
 
 
 def _actors() -> dict[str, Actor]:
@@ -177,7 +197,10 @@ def _after(rng: random.Random, day: datetime.date, low: int, high: int) -> datet
     return day + datetime.timedelta(days=rng.randint(low, high))
 
 
-def _events(rng: random.Random, measure: Measure, actors: dict[str, Actor]) -> list[Event]:
+def _events(
+    rng: random.Random, measure: Measure, actors: dict[str, Actor]
+) -> tuple[list[Event], list[str]]:
+    """The measure's events and its named parties (the states that sign it)."""
     events: list[Event] = []
     seen: set[tuple[str, datetime.date, str | None]] = set()
 
@@ -194,7 +217,7 @@ def _events(rng: random.Random, measure: Measure, actors: dict[str, Actor]) -> l
                 date_precision=precision,
                 actor=actors[actor] if actor else None,
                 scope_note=_text(rng, 4) if rng.random() < 0.1 else "",
-                certainty=rng.choice(["confirmed"] * 8 + ["reported", "disputed"]),
+                certainty=rng.choice(CERTAINTIES),
                 description=_text(rng, 15),
             )
         )
@@ -204,7 +227,7 @@ def _events(rng: random.Random, measure: Measure, actors: dict[str, Actor]) -> l
     if measure.form == Measure.Form.PROPOSAL or rng.random() < 0.15:
         if rng.random() < 0.3:
             add("rejected", _after(rng, start, 60, 900))
-        return events
+        return events, []
     signed = _after(rng, start, 30, 900)
     parties = rng.sample(STATES, rng.randint(2, 5))
     add("signed", signed)
@@ -223,7 +246,7 @@ def _events(rng: random.Random, measure: Measure, actors: dict[str, Actor]) -> l
         add("withdrew", _after(rng, later, 180, 180), parties[0])
     elif roll < 0.45:
         add(rng.choice(["terminated", "expired"]), later)
-    return events
+    return events, parties
 
 
 def _positions(

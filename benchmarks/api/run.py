@@ -117,12 +117,13 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection, connections
 
     django.setup()
-    from benchmarks.api.dataset import generate
+    from benchmarks.api.dataset import generate, vacuum
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
     started = time.perf_counter()
     counts = generate(measures=args.measures, seed=args.seed)
+    vacuum()
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")

@@ -81,6 +81,10 @@ class FailOpenThrottle(SimpleRateThrottle):
         super().__init__()
 
     def allow_request(self, request: Request, view: APIView | None) -> bool:
+        if self.rate is None or self.get_cache_key(request, view) is None:  # type: ignore[arg-type]
+            # Nothing to count (e.g. an authenticated read under the anonymous throttle): the
+            # cache is not asked, so this says nothing of whether it answers.
+            return True
         try:
             allowed = super().allow_request(request, view)  # type: ignore[arg-type]
         except CACHE_ERRORS as error:

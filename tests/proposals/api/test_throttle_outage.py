@@ -126,3 +126,21 @@ def test_stopping_redis_lets_requests_through_with_one_warning(
 
     assert [client.get("/api/v1/measures/").status_code for _ in range(3)] == [200, 200, 200]
     assert len(warnings_of_outage(caplog)) == 1
+
+
+def test_token_reads_during_an_outage_do_not_announce_its_end(
+    throttle_cache_at: Callable[[str], None],
+    caplog: pytest.LogCaptureFixture,
+    curator: APIClient,
+) -> None:
+    throttle_cache_at(f"redis://127.0.0.1:{free_port()}/0")
+    anonymous = APIClient()
+
+    # Interleaved: the token reads never ask the anonymous throttle's cache.
+    for _ in range(3):
+        assert anonymous.get("/api/v1/measures/").status_code == 200
+        assert curator.get("/api/v1/measures/").status_code == 200
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(warnings_of_outage(caplog)) == 1
+    assert not [m for m in messages if m.startswith("Throttle cache answers again")]

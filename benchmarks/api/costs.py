@@ -48,13 +48,27 @@ EXPERIMENTS = ("lazy-fields", "drop-page")
 
 
 def options(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python3 benchmarks/api/costs.py", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python3 benchmarks/api/costs.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add = parser.add_argument
-    add("--server", default=os.environ.get("TRACKER_BENCH_POSTGRES", DEFAULT_SERVER))
+    add(
+        "--server",
+        default=os.environ.get("TRACKER_BENCH_POSTGRES", DEFAULT_SERVER),
+        help="PostgreSQL server URL (default: $TRACKER_BENCH_POSTGRES, else %(default)s)",
+    )
     add("--database", default="tracker_bench", help="made by run.py --keep-database")
     add("--requests", type=int, default=100, help="requests per target per round")
     add("--rounds", type=int, default=5, help="rounds, the targets taking turns")
-    add("--experiment", action="append", choices=EXPERIMENTS, default=[])
+    add(
+        "--experiment",
+        action="append",
+        choices=EXPERIMENTS,
+        default=[],
+        help="a change to try on the API in this process (repeatable; see above)",
+    )
     return parser.parse_args(argv)
 
 

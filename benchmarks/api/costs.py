@@ -18,6 +18,9 @@ collection that ran inside it). The database's own CPU is not counted here (``ru
 - ``drop-page``: the response lets go of its data once the server has closed it, so the page is
   freed at once rather than by the garbage collector (DRF's view and response refer to each
   other, which keeps the page alive until a collection).
+- ``freeze``: after the warm-up, everything loaded so far is moved out of the collector's reach
+  (``gc.freeze()``), as a gunicorn worker could do once the app is loaded. It applies to both
+  targets.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ if __package__ in (None, ""):
 from benchmarks.harness import DEFAULT_SERVER, database_url, in_project_venv
 
 TARGETS = {"api": "/api/v1/measures/", "baseline": "/baseline/measures/"}
-EXPERIMENTS = ("lazy-fields", "drop-page")
+EXPERIMENTS = ("lazy-fields", "drop-page", "freeze")
 
 
 def options(argv: list[str]) -> argparse.Namespace:
@@ -218,6 +221,9 @@ def measure(args: argparse.Namespace, get: Callable[[str], bytes]) -> None:
     for path in TARGETS.values():
         for _ in range(20):
             get(path)
+    if "freeze" in args.experiment:
+        gc.collect()
+        gc.freeze()
     meter.tally = Tally()  # the warm-up's counts are dropped
 
     per_request: dict[str, list[float]] = {name: [] for name in TARGETS}

@@ -1,4 +1,5 @@
-"""Request-level guards that hold for every route (the API and the admin alike).
+"""Request-level guards that hold for every route (the API and the admin alike), and the
+release of an API response's page once it is sent (``ReleaseRenderedData``).
 
 ``RejectNulCharacters``: PostgreSQL cannot hold the NUL character in text, so a NUL (``%00``)
 that reaches a query as part of a slug, a search term or a cookie's session key is a database
@@ -10,9 +11,11 @@ JSON bodies are checked by their parser (``proposals.api.parsers``), where escap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.response import Response
 
 NUL = "\x00"
 
@@ -48,3 +51,32 @@ def nul_problem(request: HttpRequest) -> tuple[int, str] | None:
 
 def _shown(name: str) -> str:
     return repr(name.replace(NUL, "%00"))
+
+
+class ReleaseRenderedData:
+    """Once the server has sent an API response, let go of the page it was rendered from.
+
+    DRF's view and response refer to each other (``view.response``,
+    ``response.renderer_context["view"]``), so without this the page (thousands of dicts and
+    lists) outlives its request until a garbage collection finds the cycle, and the collections
+    grow frequent and large: ``benchmarks/README.md`` measured about 1.2 ms of collector time per
+    list request, and dropping the page on close took the API from 0.74 to 0.84 to 0.93 of the
+    hand-written view. Django calls the closers when the server closes the response.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if isinstance(response, Response):
+            # Django's own list of what to call on close() (not in the type stubs).
+            response._resource_closers.append(  # type: ignore[attr-defined]
+                functools.partial(_release, response)
+            )
+        return response
+
+
+def _release(response: Response) -> None:
+    response.data = None
+    response.renderer_context = None  # type: ignore[attr-defined]  # set by the DRF view

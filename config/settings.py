@@ -97,6 +97,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Counts every request by view, method and status, with its latency (see config/metrics.py).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Frees an API response's page as soon as the server has sent it (see config/middleware.py).
+    "config.middleware.ReleaseRenderedData",
     # A request id on every log line of the request and of the tasks it queues (see Logs),
     # first so that even a redirect or an error page carries one.
     "django_structlog.middlewares.RequestMiddleware",

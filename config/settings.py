@@ -508,6 +508,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "proposals.api.docs.describe_api",
         "proposals.api.parsers.document_body_limits",
+        "proposals.api.schema.actor_code_rules",
+        "proposals.api.schema.citation_rules",
+        "proposals.api.schema.selected_list_items",
     ],
 }
 

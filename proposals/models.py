@@ -8,6 +8,7 @@ from the events, kept for fast filtering and kept equal to the derived one by ``
 from __future__ import annotations
 
 import datetime
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -148,12 +149,30 @@ class Actor(TimestampedModel):
                     "(nor a former state's ISO 3166-3 code such as SUN)."
                 }
             )
+        if self.kind == self.Kind.ORGANIZATION and not re.search(
+            ORGANIZATION_CODE_PATTERN, self.code
+        ):
+            raise ValidationError(
+                {
+                    "code": f"{self.code!r} is not an organization's code: a capital letter, "
+                    "then capital letters, digits or hyphens, at most 16 (NATO, G20)."
+                }
+            )
         if not isinstance(self.aliases, list) or not all(
             isinstance(alias, str) for alias in self.aliases
         ):
             raise ValidationError({"aliases": "Aliases must be a list of names."})
         if problem := json_problem(self.aliases):
             raise ValidationError({"aliases": problem})
+
+
+# An organization's code; the API's schema states the same pattern.
+ORGANIZATION_CODE_PATTERN = r"^[A-Z][A-Z0-9-]{0,15}$"
+
+
+def state_codes() -> list[str]:
+    """Every code a state may have: ISO 3166-1 alpha-3 and the former states' ISO 3166-3."""
+    return sorted({countries.alpha3(code) for code, _ in countries} | set(HISTORICAL_STATE_CODES))
 
 
 def is_known_state_code(code: str) -> bool:

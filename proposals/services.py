@@ -190,8 +190,13 @@ def _sync_children(
     listed = {item["id"] for item in items if item.get("id") is not None}
     unknown = listed - existing.keys()
     if unknown:
-        raise ValidationError(
-            {name: f"Not {name} of this measure: {sorted(unknown)}. Leave out the id to add one."}
+        raise ValidationError(  # names no row of this measure: the API answers 404
+            {
+                name: ValidationError(
+                    f"Not {name} of this measure: {sorted(unknown)}. Leave out the id to add one.",
+                    code="does_not_exist",
+                )
+            }
         )
     changed = False
     # Deletions first, so a row replaced under the same natural key does not collide with it.

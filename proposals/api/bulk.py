@@ -74,6 +74,26 @@ class ExportParameters(params.ParameterForm):
     table = params.ChoiceParam(choices=CSV_TABLES, help_text="With `format=csv`: which table.")
 
 
+# The document's envelope. What each row must hold, and that it must agree with the stored rows
+# and the document's other rows, is checked on import and reported row by row (400).
+IMPORT_DOCUMENT = {
+    "type": "object",
+    "required": ["format"],
+    "properties": {
+        "format": {"type": "string", "enum": [FORMAT]},
+        **{
+            table: {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": {}},
+                "description": f"The {table}, as the export writes them.",
+            }
+            for table in ("actors", "sources", "measures")
+        },
+    },
+    "additionalProperties": {},
+}
+
+
 class ExportView(CSVOrJSONView):
     # No browsable page: a browser asking for the export gets the file.
     renderer_classes = [default_renderers()[0], CSVRenderer]
@@ -216,7 +236,7 @@ class ImportView(APIView):
             "Needs permission to add and change every imported model."
         ),
         parameters=ImportParameters.openapi(),
-        request=OpenApiTypes.OBJECT,
+        request={"application/json": IMPORT_DOCUMENT},
         responses={
             200: OpenApiResponse(ImportReportSerializer, description="Applied."),
             400: OpenApiResponse(

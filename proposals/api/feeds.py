@@ -8,6 +8,7 @@ import csv
 import datetime
 import functools
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
@@ -100,6 +101,17 @@ PARAMETER_ERRORS = OpenApiResponse(
     },
     description="A parameter is invalid. Each key is a parameter name, each value the problems "
     'with it, e.g. `{"as_of": ["Enter a date as YYYY-MM-DD."]}`.',
+)
+
+
+NO_SUCH_ROWS = OpenApiResponse(
+    response=PARAMETER_ERRORS.response,
+    description="A parameter is well formed but names nothing that exists (a measure, an actor, "
+    "a position in the feed): the body names each such parameter, as a 400's does.",
+)
+CSV_NO_SUCH_ROWS = OpenApiResponse(
+    response=OpenApiTypes.STR,
+    description="As the JSON 404: a `field,message` header, then one row per parameter.",
 )
 
 
@@ -198,14 +210,18 @@ def stance_matrix(
     columns = [(pk, slug, title) for pk, slug, title, wanted in rows_found if wanted]
     unknown = sorted(set(slugs) - {slug for _, slug, _, _ in rows_found})
     if unknown:
-        raise serializers.ValidationError({"measure": [f"Unknown measure: {', '.join(unknown)}."]})
+        raise serializers.ValidationError(
+            {"measure": [f"Unknown measure: {', '.join(unknown)}."]}, code="unknown"
+        )
 
     rows: dict[str, dict[str, Any]] = {}
     if codes:
         named = dict(Actor.objects.filter(code__in=codes).values_list("code", "name"))
         unknown = sorted(set(codes) - set(named))
         if unknown:
-            raise serializers.ValidationError({"actor": [f"Unknown actor: {', '.join(unknown)}."]})
+            raise serializers.ValidationError(
+                {"actor": [f"Unknown actor: {', '.join(unknown)}."]}, code="unknown"
+            )
         rows = {code: {"actor": code, "name": name, "cells": {}} for code, name in named.items()}
 
     on = as_of or timezone.localdate()
@@ -290,6 +306,8 @@ class MatrixView(CSVOrJSONView):
             **NOT_MODIFIED,
             (400, "application/json"): PARAMETER_ERRORS,
             (400, "text/csv"): CSV_PARAMETER_ERRORS,
+            (404, "application/json"): NO_SUCH_ROWS,
+            (404, "text/csv"): CSV_NO_SUCH_ROWS,
         },
     )
     def get(self, request: Request) -> HttpResponseBase:
@@ -340,14 +358,17 @@ class FeedPositionParam(params.InstantParam):
         try:
             cursor = Cursor.decode(str(value))
         except InvalidCursor:
-            raise forms.ValidationError(self.error_messages["cursor"], code="cursor") from None
+            raise forms.ValidationError(self.error_messages["cursor"], code="unknown") from None
         numbers = [cursor.start, cursor.end, *cursor.seen.values()]
         if not all(0 <= number <= params.INT64_MAX for number in numbers):
-            raise forms.ValidationError(self.error_messages["cursor"], code="cursor")
+            raise forms.ValidationError(self.error_messages["cursor"], code="unknown")
         return cursor
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "maxLength": 4000}
+        # A cursor this feed did not make (its prefix, then anything) is a 404: it names no
+        # position in the feed.
+        cursor = {"type": "string", "pattern": f"^{re.escape(CURSOR_PREFIX)}", "maxLength": 4000}
+        return {"anyOf": [super().schema(), cursor]}
 
 
 class ChangesParameters(params.ParameterForm):
@@ -412,7 +433,7 @@ class ChangesView(APIView):
             "changed nothing are skipped; an empty page with `has_more` true is possible."
         ),
         parameters=ChangesParameters.openapi(),
-        responses={200: ChangePageSerializer, 400: PARAMETER_ERRORS},
+        responses={200: ChangePageSerializer, 400: PARAMETER_ERRORS, 404: NO_SUCH_ROWS},
     )
     def get(self, request: Request) -> Response:
         given = ChangesParameters.parse(request)

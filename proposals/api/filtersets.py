@@ -360,19 +360,30 @@ class EventFilterSet(_DatedFilterSet):
 
 
 class SourceURLParam(params.TextParam):
-    """An http(s) URL, cleaned to its match key (``tracker.urlnorm``)."""
+    """An http(s) URL, cleaned to its match key (``tracker.urlnorm``). One that no source can
+    have (a user name in it, a port out of range, a host that is no domain name) names no
+    source: 404, saying why."""
+
+    PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$"
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=2000, **kwargs)
+        super().__init__(max_length=2000, strip=False, **kwargs)
 
     def clean(self, value: Any) -> str | None:
         text = super().clean(value)
         if not text:
             return None
+        if not re.search(self.PATTERN, text):  # as a schema validator tests it
+            raise forms.ValidationError("Enter an http or https URL.", code="invalid")
         try:
             return url_match_key(text)
         except InvalidSourceURL as error:
-            raise forms.ValidationError(str(error)) from None
+            raise forms.ValidationError(
+                f"No source can have this URL: {error}", code="unknown"
+            ) from None
+
+    def schema(self) -> dict[str, Any]:
+        return {**super().schema(), "pattern": self.PATTERN}
 
 
 class SourceURLFilter(filters.Filter):

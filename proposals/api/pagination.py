@@ -193,11 +193,13 @@ class TrackerPagination(BasePagination):
                     self.cursor_query_param: [
                         "Not a cursor this API made; start again with an empty cursor."
                     ]
-                }
+                },
+                code="unknown",  # names no page: 404
             ) from None
         if made_for != ordering or not isinstance(values, list) or len(values) != len(ordering):
             raise ValidationError(
-                {self.cursor_query_param: ["This cursor was made for another ordering."]}
+                {self.cursor_query_param: ["This cursor was made for another ordering."]},
+                code="unknown",
             )
         if model is not None:
             # An edited cursor must not reach the database with values it cannot compare.
@@ -212,7 +214,8 @@ class TrackerPagination(BasePagination):
                         self.cursor_query_param: [
                             "Not a cursor this API made; start again with an empty cursor."
                         ]
-                    }
+                    },
+                    code="unknown",
                 ) from None
         return values
 
@@ -260,7 +263,7 @@ class TrackerPagination(BasePagination):
         return [
             params.parameter_object(self.page_query_param, PAGE),
             params.parameter_object(self.page_size_query_param, PAGE_SIZE),
-            params.parameter_object(self.cursor_query_param, CURSOR) | {"allowEmptyValue": True},
+            params.parameter_object(self.cursor_query_param, CURSOR),
             params.parameter_object("fields", params.fields_param(item_fields(view))),
         ]
 

@@ -8,6 +8,7 @@ every endpoint:
 - **Unknown parameters** are refused, naming the ones the endpoint takes: a typo must not return
   an unfiltered answer.
 - **Once each**: a parameter given twice is refused, except the list parameters.
+- **Empty** (``?q=``): the same as leaving the parameter out, as HTML forms send it.
 - **Lists** (categories, statuses, kinds, stances, measures, actors, rules, ``fields`` …): repeat
   the parameter (``?x=a&x=b``), separate the values with commas (``?x=a,b``), or both; at most
   ``LIST_MAX_ITEMS`` values.
@@ -19,7 +20,9 @@ every endpoint:
 - ``as_of`` is parsed once per request: the first parser stores it on the request (``as_of()``).
 
 Every refusal is a 400 whose body maps each parameter name to its messages:
-``{"as_of": ["Enter a date as YYYY-MM-DD."]}`` (in CSV: a ``field,message`` table).
+``{"as_of": ["Enter a date as YYYY-MM-DD."]}`` (in CSV: a ``field,message`` table) — except a
+well-formed value that names no row (a measure, an actor, a source, a cursor's page): that is a
+404 with the same body, as a path naming no row is.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from django import forms
 from django.http import QueryDict
 from drf_spectacular.plumbing import build_parameter_type
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
@@ -46,7 +49,6 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?")
 _DIGITS = re.compile(r"\d+")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
-_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -305,25 +307,31 @@ class ActorCodeParam(Parameter, forms.Field):
         return {"type": "string", "minLength": 1, "maxLength": 16}
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"{_LABEL}(\.{_LABEL})*\.?"
+
+
 class HostParam(Parameter, forms.Field):
-    grammar = "A host name such as `www.un.org`."
-    default_error_messages = {"invalid": "Enter a host name such as www.un.org."}
+    """A host name in ASCII, as stored URLs spell hosts: an internationalized name in its
+    ``xn--`` form. The same pattern is the schema's, so both refuse the same values."""
+
+    grammar = "A host name such as `www.un.org` (internationalized names in their `xn--` form)."
+    default_error_messages = {
+        "invalid": "Enter a host name such as www.un.org (letters, digits and hyphens between "
+        "dots; an internationalized name in its xn-- form)."
+    }
 
     def to_python(self, value: Any) -> str | None:
         if value in self.empty_values:
             return None
-        host = str(value).strip().lower().removesuffix(".")
-        try:
-            host = host.encode("idna").decode("ascii")  # stored URLs spell hosts in ASCII
-        except UnicodeError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        labels = host.split(".")
-        if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        host = str(value)
+        # re.search with the schema's own pattern: the test a schema validator makes.
+        if len(host) > 253 or not re.search(f"^{_HOST}$", host):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return host
+        return host.rstrip("\n").lower().removesuffix(".")
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "maxLength": 253}
+        return {"type": "string", "pattern": f"^{_HOST}$", "maxLength": 253}
 
 
 class ListParam(Parameter, forms.Field):
@@ -397,7 +405,8 @@ class ListParam(Parameter, forms.Field):
 
 
 class OrderingParam(Parameter, forms.Field):
-    """Sort keys, comma-separated, each a field name or ``-`` and a field name, each once."""
+    """Sort keys, comma-separated, each a field name or ``-`` and a field name. A field named
+    again adds nothing: its first mention decides its direction."""
 
     def __init__(self, *, fields: Sequence[str], **kwargs: Any) -> None:
         self.fields = tuple(fields)
@@ -407,22 +416,24 @@ class OrderingParam(Parameter, forms.Field):
     @property
     def grammar(self) -> str:  # type: ignore[override]
         return (
-            f"Sort keys, comma-separated, each once: {', '.join(self.choices)} (`-`: "
-            "descending). Ties are broken by id."
+            f"Sort keys, comma-separated: {', '.join(self.choices)} (`-`: descending). A field "
+            "named again is ignored (its first mention decides). Ties are broken by id."
         )
 
     def to_python(self, value: Any) -> list[str]:
         if value in self.empty_values:
             return []
         terms = str(value).split(",")
-        names = [term.removeprefix("-") for term in terms]
-        if not all(term in self.choices for term in terms) or len(set(names)) != len(names):
+        if not all(term in self.choices for term in terms):
             raise forms.ValidationError(
                 f"{str(value)[:TEXT_MAX_LENGTH]!r} is not an ordering this list offers: give one "
-                f"or more of {', '.join(self.choices)}, separated by commas, each field once.",
+                f"or more of {', '.join(self.choices)}, separated by commas.",
                 code="invalid_choice",
             )
-        return terms
+        first: dict[str, str] = {}
+        for term in terms:
+            first.setdefault(term.removeprefix("-"), term)
+        return list(first.values())
 
     def schema(self) -> dict[str, Any]:
         return {"type": "array", "items": {"type": "string", "enum": self.choices}}
@@ -446,9 +457,15 @@ def check_query(query: QueryDict, *, allowed: Iterable[str], lists: Collection[s
         raise ValidationError(errors)
 
 
-def form_errors(form: forms.Form) -> dict[str, list[str]]:
-    """A form's (or a filter set's) errors as the API's 400 body."""
-    return {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+def form_errors(form: forms.Form) -> dict[str, list[ErrorDetail]]:
+    """A form's (or a filter set's) errors as the API's 400 body, each message keeping its code
+    (``unknown``: the value names no row, which the API answers with 404)."""
+    return {
+        name: [
+            ErrorDetail(str(next(iter(error))), code=error.code or "invalid") for error in errors
+        ]
+        for name, errors in form.errors.as_data().items()
+    }
 
 
 def list_names(fields: Mapping[str, Any]) -> set[str]:
@@ -534,7 +551,7 @@ def cursor() -> TextParam:
     return TextParam(
         max_length=4000,
         help_text="Keyset pagination, fast at any depth: send it empty to start, then follow "
-        "`next`. The response then has no `count`.",
+        "`next`. The response then has no `count`. A cursor this API did not make: 404.",
     )
 
 

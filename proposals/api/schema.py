@@ -11,6 +11,14 @@ every view alike is added here, read from the same classes DRF runs, so it canno
   ``default``, which generated clients would otherwise send in place of a missing value.
 - **Addresses that may be empty.** A URL field that may be blank (or is only read, from a record
   that may lack it) is ``""`` or a URI, which is what its schema says.
+- **The lookup in the path** has the router's pattern (a measure's slug, no ``.`` in a code).
+- **Empty query values.** Every optional query parameter given empty (``?q=``) is the same as
+  leaving it out, as HTML forms send them (``cursor=`` empty starts a cursor walk);
+  ``allowEmptyValue`` says so.
+- **Text that must not be blank.** A text field that trims its spaces and refuses an empty
+  value needs a character other than a space, which its pattern (``\\S``) says.
+- **An actor's code**, which depends on its kind: a state's is an ISO 3166 code, an
+  organization's a short capitalized code (``actor_code_rules``, a post-processing hook).
 - **Errors any view can answer**: 401 when it authenticates (a bad or expired token on a read
   is refused, not ignored), 406 from content negotiation (a ``format`` or ``Accept`` it does not
   offer), 415 when it parses a body (anything but JSON), 429 when it throttles.
@@ -68,6 +76,21 @@ class AutoSchema(SpectacularAutoSchema):
             del schema["format"]
             schema["anyOf"] = [{"format": "uri"}, {"maxLength": 0}]
 
+    def _map_serializer_field(
+        self, field: Any, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and type(field) is serializers.CharField
+            and field.trim_whitespace
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and not {"pattern", "enum", "format"} & set(schema)
+        ):
+            schema["pattern"] = r"\S"  # anything but spaces: it is trimmed, then may not be blank
+        return schema
+
     def _get_serializer_field_meta(self, field: Any, direction: str) -> dict[str, Any]:
         meta: dict[str, Any] = super()._get_serializer_field_meta(field, direction)
         if direction == "request" and getattr(field.root, "partial", False):
@@ -85,6 +108,17 @@ class AutoSchema(SpectacularAutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        lookup = getattr(self.view, "lookup_url_kwarg", None) or getattr(
+            self.view, "lookup_field", None
+        )
+        # The router's own rule for the lookup in the path (DRF's default: no "/" and no ".",
+        # which would start a format suffix).
+        lookup_regex = getattr(self.view, "lookup_value_regex", "[^/.]+")
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+            if parameter["in"] == "path" and parameter["name"] == lookup:
+                parameter["schema"].setdefault("pattern", f"^{lookup_regex}$")
         responses = operation.setdefault("responses", {})
         applies = {
             401: bool(self.view.get_authenticators()),
@@ -103,3 +137,113 @@ class AutoSchema(SpectacularAutoSchema):
     def error_detail_reference(self) -> dict[str, Any]:
         component = self.resolve_serializer(ErrorDetailSerializer, "response")
         return dict(component.ref)
+
+
+def actor_code_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: an actor written through the API is one of two
+    shapes, told apart by ``kind`` — a state (the default) whose ``code`` is one of the ISO
+    codes ``Actor.clean`` accepts, or an organization whose code follows its pattern — so that
+    a body the schema accepts is one the service accepts."""
+    from proposals.api.serializers import CODE_PATTERN
+    from proposals.models import state_codes
+
+    # Any case, as the API takes it: [Rr][Uu][Ss] for RUS.
+    iso = "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in state_codes())
+
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in ("ActorRequest", "PatchedActorRequest"):
+        body = schemas.get(name)
+        if body is None:
+            continue
+        partial = name.startswith("Patched")
+        code = body["properties"]["code"]
+        state = _with(
+            body,
+            kind={"type": "string", "enum": ["state"], "default": "state"},
+            code=code | {"pattern": f"^({iso})$"},
+        )
+        organization = _with(
+            body,
+            kind={"type": "string", "enum": ["organization"]},
+            code=code | {"pattern": CODE_PATTERN},
+        )
+        organization["required"] = sorted({*organization.get("required", []), "kind"})
+        if partial:
+            state["properties"]["kind"].pop("default")
+        schemas[name] = {
+            "oneOf": [state, organization],
+            "description": "A state (`kind` `state`, the default: `code` an ISO 3166-1 "
+            "alpha-3 code, or a former state's ISO 3166-3 code such as SUN) or an "
+            "organization (`kind` `organization`: `code` a letter, then letters, digits or "
+            "hyphens, such as NATO or G20). Codes are stored in capitals; any case is taken.",
+        }
+    return result
+
+
+def _with(body: dict[str, Any], **properties: dict[str, Any]) -> dict[str, Any]:
+    copy = {**body, "properties": {**body["properties"], **properties}}
+    copy.pop("description", None)
+    return copy
+
+
+def citation_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: what a citation must name, as the serializers
+    check it. A citation given with its fact names its source by ``source`` or by ``url``, not
+    both; one written on its own supports exactly one of a measure, an event or a position
+    (a partial update names at most one; what it may not leave is a 409, since it depends on
+    what the citation holds)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, body in schemas.items():
+        if name.endswith("CitedRequest"):
+            body["oneOf"] = [{"required": ["source"]}, {"required": ["url"]}]
+    targets = ("measure", "event", "position")
+    not_null = {"not": {"enum": [None]}}
+    if "CitationRequest" in schemas:
+        schemas["CitationRequest"]["oneOf"] = [
+            {
+                "required": [target],
+                "properties": {
+                    other: not_null if other == target else {"enum": [None]} for other in targets
+                },
+            }
+            for target in targets
+        ]
+    if "PatchedCitationRequest" in schemas:
+        schemas["PatchedCitationRequest"]["not"] = {
+            "anyOf": [
+                {"required": [a, b], "properties": {a: not_null, b: not_null}}
+                for i, a in enumerate(targets)
+                for b in targets[i + 1 :]
+            ]
+        }
+    return result
+
+
+def selected_list_items(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: a list that takes ``fields=`` returns items with
+    only the fields asked for (``id`` and ``url`` always), so its items' schema requires no
+    other field. Each such list's items get their own component, ``Selected…``, with the same
+    properties; the detail answers keep theirs."""
+    from proposals.api.params import ALWAYS_KEPT
+
+    schemas = result.get("components", {}).get("schemas", {})
+    prefix = "#/components/schemas/"
+    for operations in result.get("paths", {}).values():
+        operation = operations.get("get")
+        if not operation or not any(p["name"] == "fields" for p in operation["parameters"]):
+            continue
+        page = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        items = schemas[page["$ref"].removeprefix(prefix)]["properties"]["results"]["items"]
+        name = items["$ref"].removeprefix(prefix)
+        selected = f"Selected{name}"
+        if selected not in schemas:
+            full = schemas[name]
+            kept = [field for field in full.get("required", []) if field in ALWAYS_KEPT]
+            schemas[selected] = {
+                **{key: value for key, value in full.items() if key != "required"},
+                **({"required": kept} if kept else {}),
+                "description": f"{full.get('description', '')}\n\nWith `fields=`, only the "
+                "fields asked for (and `id` and `url`, when the item has them).".strip(),
+            }
+        items["$ref"] = prefix + selected
+    return result

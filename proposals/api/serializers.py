@@ -14,6 +14,7 @@ real response to that schema.
 from __future__ import annotations
 
 import datetime
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
@@ -22,10 +23,11 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 
 from proposals import status as rules
+from proposals.api.params import INT64_MAX
 from proposals.models import (
     Actor,
     Category,
@@ -418,7 +420,7 @@ class MeasureEventSerializer(serializers.ModelSerializer[Event]):
     """An event inside its measure: with ``id`` a write updates that event, without one it is
     created."""
 
-    id = serializers.IntegerField(required=False, allow_null=True)
+    id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
     actor = ActorCodeField(
         allow_null=True, required=False, default=None, help_text="Empty: the measure as a whole."
     )
@@ -464,7 +466,7 @@ class MeasureEventSummarySerializer(MeasureEventSerializer):
 class MeasurePositionSerializer(serializers.ModelSerializer[Position]):
     """A position inside its measure (``id`` as for events)."""
 
-    id = serializers.IntegerField(required=False, allow_null=True)
+    id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
     actor = ActorCodeField()
     citations = CitedSerializer(many=True, required=False, help_text=CITATIONS_HELP)
 
@@ -722,6 +724,16 @@ class MeasureListSerializer(MeasureSerializer):
 # === actors ======================================================================================
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict with the current state of the data."
+    default_code = "conflict"
+
+
+# An actor's code as written: any case (stored in capitals), no spaces.
+CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,15}$"
+
+
 class ActorSerializer(serializers.ModelSerializer[Actor]):
     url = serializers.HyperlinkedIdentityField(view_name="actor-detail", lookup_field="code")
     aliases = serializers.ListField(child=serializers.CharField(), default=list)
@@ -741,12 +753,20 @@ class ActorSerializer(serializers.ModelSerializer[Actor]):
         )
         extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
             # A taken code is a 409 naming that actor (the write decides, not a validator).
-            "code": {"validators": []},
+            # No spaces trimmed: the schema's pattern has none (proposals.api.schema).
+            "code": {"validators": [], "trim_whitespace": False},
             "kind": {"default": Actor.Kind.STATE},
         }
 
     def validate_code(self, value: str) -> str:
-        return value.strip().upper()
+        # The shape the schema states for both kinds (proposals.api.schema.actor_code_rules);
+        # whether a state's code is an ISO code is the model's rule.
+        if not re.search(CODE_PATTERN, value):
+            raise serializers.ValidationError(
+                "An actor code is a letter, then letters, digits or hyphens (at most 16, no "
+                "spaces): RUS, NATO, G20."
+            )
+        return value.upper()
 
 
 class ActorParticipationSerializer(ParticipationAnswerSerializer):
@@ -952,17 +972,28 @@ class CitationSerializer(serializers.ModelSerializer[Citation]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         targets = ("measure", "event", "position")
+        if sum(attrs.get(name) is not None for name in targets) > 1:
+            raise serializers.ValidationError(
+                "A citation supports exactly one of measure, event or position."
+            )
         instance = getattr(self, "instance", None)
         chosen = [
             name
             for name in targets
             if (attrs[name] if name in attrs else getattr(instance, name, None)) is not None
         ]
-        if len(chosen) != 1:
+        if len(chosen) == 1:
+            return attrs
+        if instance is None or not self.partial:
             raise serializers.ValidationError(
                 "A citation supports exactly one of measure, event or position."
             )
-        return attrs
+        # A partial update that is fine on its own but not with what the citation holds.
+        supports = next(name for name in targets if getattr(instance, name, None) is not None)
+        raise Conflict(
+            f"This citation supports a {supports}: to move it, send `{supports}: null` with the "
+            "new one; to leave it nothing to support, delete it."
+        )
 
 
 # === a source's check history (rows read with .values()) =========================================

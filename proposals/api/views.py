@@ -55,6 +55,7 @@ from proposals.api.pagination import (
     TrackerPagination,
 )
 from proposals.api.renderers import CSVRenderer
+from proposals.api.serializers import Conflict
 from proposals.api.throttling import LOGIN_LIMITS, LoginAuthentication
 from proposals.models import Actor, Citation, Event, Measure, Position
 from tracker import writes as source_writes
@@ -71,13 +72,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         existing = _api_url(exc.existing, context.get("request"))
         exc = Conflict({"detail": exc.messages[0], "existing": existing})
     elif isinstance(exc, DjangoValidationError):
-        if hasattr(exc, "error_dict"):
-            detail: Any = {
-                api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name: messages
-                for name, messages in exc.message_dict.items()
-            }
-        else:
-            detail = {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+        errors = exc.error_dict if hasattr(exc, "error_dict") else {"__all__": exc.error_list}
+        # Each message keeps its code (``does_not_exist``: a 404, see names_no_row).
+        detail: Any = {
+            api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name: [
+                exceptions.ErrorDetail(str(next(iter(error))), code=error.code or "invalid")
+                for error in error_list
+            ]
+            for name, error_list in errors.items()
+        }
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, ProtectedError):
         blocking = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
@@ -85,10 +88,36 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This conflicts with a row written at the same time; read and retry.")
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError) and names_no_row(exc):
+        response.status_code = status.HTTP_404_NOT_FOUND
     if response is not None:
         # A list field's errors are keyed by position (0, 1 …); JSON keys are strings.
         response.data = _string_keys(response.data)
     return response
+
+
+# What the fields say of a value that is well formed but names no row: a related field's
+# ``does_not_exist`` (a body), a parameter's ``unknown`` (a filter).
+NO_SUCH_ROW = frozenset({"does_not_exist", "unknown"})
+
+
+def names_no_row(error: exceptions.ValidationError) -> bool:
+    """Whether every problem of a refused request is a reference to a row that does not exist:
+    such a request is answered 404 (as for a path naming no row), with the same body as a 400,
+    naming each field. Any other problem keeps it a 400."""
+    codes = list(_leaves(error.get_codes()))
+    return bool(codes) and all(code in NO_SUCH_ROW for code in codes)
+
+
+def _leaves(codes: Any) -> Iterable[str]:
+    if isinstance(codes, dict):
+        for value in codes.values():
+            yield from _leaves(value)
+    elif isinstance(codes, list):
+        for value in codes:
+            yield from _leaves(value)
+    else:
+        yield codes
 
 
 def _string_keys(data: Any) -> Any:
@@ -117,12 +146,6 @@ def _api_url(obj: models.Model, request: Request | None) -> str:
     return reverse(f"{name}-detail", kwargs={lookup: getattr(obj, lookup)}, request=request)
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict with the current state of the data."
-    default_code = "conflict"
-
-
 # --- common viewset behaviour ----------------------------------------------------------------
 
 
@@ -144,12 +167,16 @@ DUPLICATE = OpenApiResponse(
         "Duplicate",
         {
             "detail": serializers.CharField(help_text="Which unique field or rule it repeats."),
-            "existing": serializers.URLField(help_text="The object it would repeat."),
+            "existing": serializers.URLField(
+                required=False, help_text="The object it would repeat (when it repeats one)."
+            ),
         },
     ),
     description="It would repeat an existing object (a taken slug, code or URL, a second "
     "event or position of the same kind on the same day, a source cited twice at the same "
-    "place): `existing` is that object's address. Read it, and change it instead.",
+    "place): `existing` is that object's address. Read it, and change it instead. Or a "
+    "partial update would leave a citation supporting two facts or none: `detail` says how to "
+    "move it.",
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -358,7 +385,7 @@ class ResourceViewSet(ConditionalMixin, viewsets.ModelViewSet):
             self.request.query_params, queryset=queryset, request=self.request
         )
         if not self.filterset.is_valid():
-            raise exceptions.ValidationError(self.filterset.errors)
+            raise exceptions.ValidationError(params.form_errors(self.filterset.form))
         return self.filterset.qs
 
     def as_of(self) -> datetime.date | None:
@@ -402,6 +429,7 @@ class MeasureViewSet(ResourceViewSet):
 
     queryset = Measure.objects.all()
     lookup_field = "slug"
+    lookup_value_regex = "[-a-zA-Z0-9_]+"  # a slug, as the model's SlugField takes it
     filterset_class = filtersets.MeasureFilterSet
     serializer_class = api.MeasureSerializer
     detail_parameters = ("as_of",)
@@ -681,7 +709,7 @@ class SourceViewSet(ResourceViewSet):
                 request.query_params, queryset=SourceCheck.objects.filter(source=source)
             )
             if not filterset.is_valid():
-                raise exceptions.ValidationError(filterset.errors)
+                raise exceptions.ValidationError(params.form_errors(filterset.form))
             page = self.paginate_queryset(filterset.qs.values(*api.CHECK_ROW_FIELDS))
             return self.get_paginated_response([api.check_representation(r) for r in page or []])
 

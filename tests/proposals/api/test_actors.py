@@ -92,8 +92,13 @@ def test_filters_and_csv(anonymous: APIClient) -> None:
     ("body", "field"),
     [
         ({"code": "XXX", "name": "Nowhere"}, "code"),  # not an ISO 3166 code
-        ({"code": "GBR", "name": "UK", "successor": "ZZZ"}, "successor"),
+        ({"code": " GBR", "name": "UK"}, "code"),  # spaces: the schema's pattern has none
+        ({"code": "ÄÖÜ", "name": "Umlauts"}, "code"),
+        ({"code": "G 7", "name": "Group of Seven", "kind": "organization"}, "code"),
+        ({"code": "ß", "name": "Not SS", "kind": "organization"}, "code"),
         ({"code": "GBR", "name": "UK", "kind": "tribe"}, "kind"),
+        ({"code": "GBR", "name": " ", "kind": "state"}, "name"),
+        ({"code": "GBR", "name": "UK", "aliases": ["Britain", " "]}, "aliases"),
     ],
 )
 def test_invalid_actors_are_refused(curator: APIClient, body: dict[str, Any], field: str) -> None:
@@ -101,6 +106,21 @@ def test_invalid_actors_are_refused(curator: APIClient, body: dict[str, Any], fi
     response = curator.post(URL, body, format="json")
     assert response.status_code == 400
     assert field in response.json()
+    assert Actor.objects.count() == 1
+
+
+def test_a_successor_that_does_not_exist_is_a_404_naming_it(curator: APIClient) -> None:
+    body = {"code": "GBR", "name": "UK", "successor": "ZZZ"}
+    response = curator.post(URL, body, format="json")
+    assert response.status_code == 404
+    assert list(response.json()) == ["successor"]
+    assert not Actor.objects.exists()
+
+
+def test_an_organization_code_may_be_lower_case_and_have_digits(curator: APIClient) -> None:
+    body = {"code": "g20", "name": "Group of Twenty", "kind": "organization"}
+    assert curator.post(URL, body, format="json").status_code == 201
+    assert Actor.objects.get(code="G20").kind == "organization"
 
 
 def test_a_taken_code_is_a_409_naming_the_actor(curator: APIClient) -> None:

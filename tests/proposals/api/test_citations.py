@@ -63,3 +63,37 @@ def test_a_curator_cites_an_event(curator: APIClient) -> None:
     assert response.status_code == 201
     assert response.json()["event"] == event.pk
     assert response.json()["measure"] is None
+
+
+def test_a_partial_update_that_would_leave_two_facts_is_a_409_saying_how(
+    curator: APIClient,
+) -> None:
+    citation = CitationFactory(measure=MeasureFactory(slug="inf"))
+    event = EventFactory(measure=citation.measure)
+    url = f"{URL}{citation.pk}/"
+
+    refused = curator.patch(url, {"event": event.pk}, format="json", HTTP_IF_MATCH="*")
+    assert refused.status_code == 409
+    assert "send `measure: null`" in refused.json()["detail"]
+    citation.refresh_from_db()
+    assert (citation.measure_id, citation.event_id) == (event.measure_id, None)
+
+    moved = curator.patch(
+        url, {"measure": None, "event": event.pk}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert moved.status_code == 200, moved.json()
+    citation.refresh_from_db()
+    assert (citation.measure_id, citation.event_id) == (None, event.pk)
+
+
+def test_a_partial_update_naming_two_facts_is_a_400(curator: APIClient) -> None:
+    citation = CitationFactory(measure=MeasureFactory(slug="inf"))
+    event = EventFactory(measure=citation.measure)
+    response = curator.patch(
+        f"{URL}{citation.pk}/",
+        {"measure": "inf", "event": event.pk},
+        format="json",
+        HTTP_IF_MATCH="*",
+    )
+    assert response.status_code == 400
+    assert "non_field_errors" in response.json()

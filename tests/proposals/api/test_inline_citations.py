@@ -94,7 +94,6 @@ def test_the_queries_of_a_cited_create_do_not_grow_with_its_citations(
     ("citations", "named"),
     [
         ([{"url": "https://www.state.gov/a"}, {"url": "ftp://example.org/x"}], "citations[1].url"),
-        ([{"url": "https://www.state.gov/a"}, {"source": 999999}], "citations"),
         ([{"quote": "No source"}], "citations"),
         (
             [{"url": "https://www.state.gov/a"}, {"url": "https://www.state.gov/a#x"}],
@@ -108,6 +107,18 @@ def test_a_bad_citation_writes_nothing(
     response = curator.post("/api/v1/events/", event(citations=citations), format="json")
     assert response.status_code == 400
     assert named in response.json()
+    assert (Event.objects.count(), Source.objects.count(), Citation.objects.count()) == (0, 0, 0)
+
+
+def test_a_citation_of_a_source_that_does_not_exist_is_a_404_writing_nothing(
+    curator: APIClient, inf: Measure
+) -> None:
+    citations = [{"url": "https://www.state.gov/a"}, {"source": 999999}]
+    response = curator.post("/api/v1/events/", event(citations=citations), format="json")
+    assert response.status_code == 404
+    assert response.json() == {
+        "citations": {"1": {"source": ['Invalid pk "999999" - object does not exist.']}}
+    }
     assert (Event.objects.count(), Source.objects.count(), Citation.objects.count()) == (0, 0, 0)
 
 

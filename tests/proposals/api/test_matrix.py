@@ -213,8 +213,6 @@ def test_filters_choose_the_columns_and_rows(
         ({"as_of": "01/02/2019"}, "as_of"),
         ({"category": "nuclear"}, "category"),
         ({"category": "hotline,nuclear"}, "category"),
-        ({"measure": "no-such-measure"}, "measure"),
-        ({"actor": "XXX"}, "actor"),
     ],
 )
 def test_a_bad_parameter_is_a_400_naming_it(
@@ -223,6 +221,18 @@ def test_a_bad_parameter_is_a_400_naming_it(
     response = anonymous.get(URL, params)
 
     assert response.status_code == 400
+    assert list(response.json()) == [name]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"), [({"measure": "no-such-measure"}, "measure"), ({"actor": "XXX"}, "actor")]
+)
+def test_a_parameter_naming_nothing_is_a_404_naming_it(
+    anonymous: APIClient, stances: dict[str, Position], params: dict[str, str], name: str
+) -> None:
+    response = anonymous.get(URL, params)
+
+    assert response.status_code == 404
     assert list(response.json()) == [name]
 
 

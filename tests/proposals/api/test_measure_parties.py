@@ -93,8 +93,8 @@ def test_the_same_parties_again_write_nothing(curator: APIClient) -> None:
     assert Measure.history.count() == history
 
 
-def test_an_unknown_party_is_a_400_naming_the_field(curator: APIClient) -> None:
+def test_an_unknown_party_is_a_404_naming_the_field(curator: APIClient) -> None:
     response = curator.post(URL, treaty(parties=["USA", "XYZ"]), format="json")
-    assert response.status_code == 400
-    assert "parties" in response.json()
+    assert response.status_code == 404
+    assert list(response.json()) == ["parties"]
     assert not Measure.objects.exists()

@@ -231,14 +231,12 @@ def test_each_filter_over_http(
         ({"category": "missiles"}, "category"),
         ({"status": "alive"}, "status"),
         ({"as_of": "2019-02-30"}, "as_of"),
-        ({"actor": "XYZ"}, "actor"),
         ({"ordering": "popularity"}, "ordering"),
         ({"changed_since": "yesterday"}, "changed_since"),
         ({"categroy": "hotline"}, "categroy"),  # a typo is not silently ignored
         ({"page_size": "500"}, "page_size"),
         ({"page_size": "ten"}, "page_size"),
         ({"page": "first"}, "page"),
-        ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )
 def test_a_bad_parameter_is_a_400_naming_it(
@@ -247,6 +245,17 @@ def test_a_bad_parameter_is_a_400_naming_it(
     response = anonymous.get(URL, params)
     assert response.status_code == 400
     assert named in response.json()
+
+
+@pytest.mark.parametrize(
+    ("params", "named"), [({"actor": "XYZ"}, "actor"), ({"cursor": "not-a-cursor"}, "cursor")]
+)
+def test_a_parameter_naming_nothing_is_a_404_naming_it(
+    anonymous: APIClient, params: dict[str, str], named: str
+) -> None:
+    response = anonymous.get(URL, params)
+    assert response.status_code == 404
+    assert list(response.json()) == [named]
 
 
 def test_a_bad_as_of_on_the_detail_is_a_400(anonymous: APIClient) -> None:
@@ -297,8 +306,8 @@ def test_a_cursor_is_bound_to_its_ordering(anonymous: APIClient) -> None:
         MeasureFactory(slug=f"m{i}")
     next_url = anonymous.get(URL, {"cursor": "", "page_size": 1}).json()["next"]
     response = anonymous.get(next_url + "&ordering=-slug")
-    assert response.status_code == 400
-    assert "cursor" in response.json()
+    assert response.status_code == 404  # it names no page of this ordering
+    assert response.json() == {"cursor": ["This cursor was made for another ordering."]}
 
 
 def test_csv(anonymous: APIClient) -> None:
@@ -398,8 +407,6 @@ def test_a_nested_error_rolls_everything_back_and_names_the_item(curator: APICli
         ({"categories": ["missiles"]}, "categories"),
         ({"form": "pact"}, "form"),
         ({"slug": "not a slug"}, "slug"),
-        ({"events": [{"kind": "signed", "date": "2009-10-13", "actor": "XYZ"}]}, "events"),
-        ({"parent": "no-such-measure"}, "parent"),
     ],
 )
 @pytest.mark.usefixtures("actors")
@@ -409,6 +416,23 @@ def test_invalid_fields_are_400s_naming_them(
     response = curator.post(URL, measure_document(**overrides), format="json")
     assert response.status_code == 400
     assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"events": [{"kind": "signed", "date": "2009-10-13", "actor": "XYZ"}]}, "events"),
+        ({"parent": "no-such-measure"}, "parent"),
+    ],
+)
+@pytest.mark.usefixtures("actors")
+def test_a_field_naming_nothing_is_a_404_naming_it(
+    curator: APIClient, overrides: dict[str, Any], field: str
+) -> None:
+    response = curator.post(URL, measure_document(**overrides), format="json")
+    assert response.status_code == 404
+    assert list(response.json()) == [field]
+    assert not Measure.objects.exists()
 
 
 @pytest.mark.usefixtures("actors")
@@ -459,8 +483,11 @@ def test_an_event_id_of_another_measure_is_refused(curator: APIClient) -> None:
         format="json",
         HTTP_IF_MATCH=created["ETag"],
     )
-    assert response.status_code == 400
-    assert "events" in response.json()
+    # It names no event of this measure: a 404, whose body names the field.
+    assert response.status_code == 404
+    assert response.json() == {
+        "events": [f"Not events of this measure: [{other.pk}]. Leave out the id to add one."]
+    }
     assert Event.objects.get(pk=other.pk).measure_id == other.measure_id
 
 

@@ -101,17 +101,26 @@ def test_url_finds_the_source_in_any_spelling_of_its_address(
     assert [row["id"] for row in response.json()["results"]] == ([source.pk] if found else [])
 
 
-@pytest.mark.parametrize(
-    ("asked", "message"),
-    [
-        ("www.un.org/inf", "Only http and https URLs can be sources."),
-        ("https://user:pw@www.un.org/", "URLs with a user name or password cannot be sources."),
-    ],
-)
-def test_url_must_be_an_http_url(anonymous: APIClient, asked: str, message: str) -> None:
+@pytest.mark.parametrize("asked", ["www.un.org/inf", " https://www.un.org/", "ftp://un.org/"])
+def test_url_must_be_an_http_url(anonymous: APIClient, asked: str) -> None:
     response = anonymous.get(URL, {"url": asked})
     assert response.status_code == 400
-    assert response.json() == {"url": [message]}
+    assert response.json() == {"url": ["Enter an http or https URL."]}
+
+
+@pytest.mark.parametrize(
+    ("asked", "reason"),
+    [
+        ("https://user:pw@www.un.org/", "URLs with a user name or password cannot be sources."),
+        ("https://www.un.org:0/", "The URL's port must be between 1 and 65535."),
+    ],
+)
+def test_a_url_no_source_can_have_is_a_404_saying_why(
+    anonymous: APIClient, asked: str, reason: str
+) -> None:
+    response = anonymous.get(URL, {"url": asked})
+    assert response.status_code == 404
+    assert response.json() == {"url": [f"No source can have this URL: {reason}"]}
 
 
 @pytest.mark.parametrize("n", [3, 12])

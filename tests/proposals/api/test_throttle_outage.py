@@ -4,11 +4,6 @@ go on (the login lockout counts in the database), and one warning says so per ou
 from __future__ import annotations
 
 import base64
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,8 +14,9 @@ from rest_framework.test import APIClient
 
 from proposals.api import throttling
 from proposals.api.throttling import AnonymousThrottle
-from tests.conftest import free_port, need
+from tests.conftest import free_port
 from tests.factories import MeasureFactory
+from tests.servers import RedisServer
 
 pytestmark = pytest.mark.django_db
 
@@ -60,33 +56,13 @@ def warnings_of_outage(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.fixture
-def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def redis_server() -> Iterator[RedisServer]:
     """A redis-server of this test's own, which the test may stop."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        need("redis-server is not installed (Debian package redis-server)")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        pytest.fail("redis-server did not start")
-                    time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0", process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-            process.wait(timeout=10)
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def test_with_the_cache_at_a_closed_port_reads_and_logins_go_on(
@@ -112,17 +88,15 @@ def test_stopping_redis_lets_requests_through_with_one_warning(
     throttle_cache_at: Callable[[str], None],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
-    redis_server: tuple[str, subprocess.Popen[bytes]],
+    redis_server: RedisServer,
 ) -> None:
-    url, server = redis_server
-    throttle_cache_at(url)
+    throttle_cache_at(redis_server.url)
     monkeypatch.setattr(AnonymousThrottle, "THROTTLE_RATES", {"anon": "2/minute"})
     client = APIClient()
     # Through the real server the limit holds.
     assert [client.get("/api/v1/measures/").status_code for _ in range(3)] == [200, 200, 429]
 
-    server.terminate()
-    server.wait(timeout=10)
+    redis_server.stop()
 
     assert [client.get("/api/v1/measures/").status_code for _ in range(3)] == [200, 200, 200]
     assert len(warnings_of_outage(caplog)) == 1

@@ -268,24 +268,36 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
     ) -> MeasureQuerySet:
         """Measures whose latest position by the actor (on ``on``, else today) is one of
         ``stances`` — or may be, on a day inside a coarse position's period, unless
-        ``certain_only``. Reads the actor's positions in one query and applies
-        ``proposals.status.stance_on``."""
+        ``certain_only``.
+
+        The rules of ``proposals.status.current_candidates``, as one SQL condition: a position
+        taken by ``on`` is a candidate unless a position *certainly* taken by then comes after
+        it; the answer is certain when every candidate has the same stance and one of them was
+        certainly taken. The database reads the actor's positions of the measures it returns
+        (and, to count them, every measure it may match), through the ``(actor, measure, date)``
+        index, instead of all of the actor's positions being read into Python.
+        """
         on = on or timezone.localdate()
-        wanted = set(stances)
-        rows = Position.objects.filter(actor__code=code, date__lte=on).values_list(
-            "measure_id", "stance", "date", "date_precision", "certainty", "pk"
+        wanted = list(stances)
+        taken = Position.objects.filter(
+            measure_id=models.OuterRef("measure_id"),
+            actor_id=models.OuterRef("actor_id"),
+            date__lte=on,
         )
-        by_measure: dict[int, list[rules.PositionFact]] = {}
-        for measure_id, stance, date, precision, certainty, pk in rows.order_by():
-            by_measure.setdefault(measure_id, []).append(
-                rules.PositionFact(stance, date, pk, precision, certainty)
+        later = Q(date__gt=models.OuterRef("date")) | Q(
+            date=models.OuterRef("date"), pk__gt=models.OuterRef("pk")
+        )
+        settled = certainly_taken_by(on)
+        candidates = Position.objects.filter(
+            actor__code=code, date__lte=on, measure_id=models.OuterRef("pk")
+        ).exclude(models.Exists(taken.filter(later).filter(settled)))
+        if certain_only:
+            # The latest certainly taken position, and no other candidate with another stance.
+            differing = ~Q(stance=models.OuterRef("stance"))
+            candidates = candidates.filter(settled).exclude(
+                models.Exists(taken.filter(later).filter(differing))
             )
-        ids = [
-            measure_id
-            for measure_id, facts in by_measure.items()
-            if _matches(rules.stance_on(facts, on=on), wanted, certain_only=certain_only)
-        ]
-        return self.filter(pk__in=ids)
+        return self.filter(models.Exists(candidates.filter(stance__in=wanted)))
 
     def with_status_on(
         self, *, statuses: Iterable[str], on: datetime.date, certain_only: bool = False
@@ -523,7 +535,12 @@ class Measure(TimestampedModel):
 
     class Meta:
         ordering = ["slug"]
-        indexes = [models.Index(fields=["updated_at", "id"])]
+        indexes = [
+            models.Index(fields=["updated_at", "id"]),
+            # The list's order with the id: a deep page's OFFSET walks this index alone
+            # (proposals.api.pagination), and a cursor page is a range of it.
+            models.Index(fields=["slug", "id"], name="measure_slug_id"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="measure_not_own_parent",
@@ -569,6 +586,29 @@ class Measure(TimestampedModel):
             measure=measure,
             successor_of=Actor.objects.successor_map(),
         )
+
+
+def certainly_taken_by(on: datetime.date) -> Q:
+    """Positions or events certainly dated on or before ``on``: the whole period of a month or
+    year precision date has ended by then (``proposals.status.period_end(date) <= on``), as a
+    condition on the stored date, which is the first day of that period."""
+    try:
+        following = on + datetime.timedelta(days=1)
+    except OverflowError:  # the last day there is: every period has ended
+        return Q(date__lte=on)
+    month_start = following.replace(day=1)
+    months = Q(date_precision=DatePrecision.MONTH)
+    if (month_start.year, month_start.month) > (1, 1):
+        previous = month_start - datetime.timedelta(days=1)
+        months &= Q(date__lte=previous.replace(day=1))
+    else:
+        months &= Q(pk__in=[])
+    years = Q(date_precision=DatePrecision.YEAR)
+    if following.year > 1:
+        years &= Q(date__lte=datetime.date(following.year - 1, 1, 1))
+    else:
+        years &= Q(pk__in=[])
+    return Q(date_precision=DatePrecision.DAY, date__lte=on) | months | years
 
 
 def _matches(answer: rules.Answer[Any], wanted: set[str], *, certain_only: bool) -> bool:
@@ -813,6 +853,14 @@ class Position(TimestampedModel):
         indexes = [
             models.Index(fields=["measure", "actor", "date"]),
             models.Index(fields=["updated_at", "id"]),
+            # An actor's positions, measure by measure, in the order of the rules, with what
+            # the stance filters read (MeasureQuerySet.with_current_stance): on PostgreSQL they
+            # need no table row.
+            models.Index(
+                fields=["actor", "measure", "date", "id"],
+                include=["stance", "date_precision"],
+                name="position_actor_measure_date",
+            ),
         ]
         constraints = [
             precision_constraint("position_date_matches_precision"),

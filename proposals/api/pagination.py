@@ -144,7 +144,7 @@ class TrackerPagination(BasePagination):
                 if number > 2
                 else remove_query_param(url, self.page_query_param)
             )
-        return list(page.object_list)
+        return _page_rows(queryset, page)
 
     def _cursor_page(self, queryset: QuerySet[Any], request: Request) -> list[Any]:
         ordering = _total_ordering(queryset)
@@ -292,6 +292,22 @@ class CheckHistoryPagination(TrackerPagination):
             for parameter in super().get_schema_operation_parameters(view)
             if parameter["name"] != self.page_query_param
         ]
+
+
+# -- deep pages ----------------------------------------------------------------------------------
+
+
+def _page_rows(queryset: Any, page: Any) -> list[Any]:
+    """The rows of a numbered page. Past the first, a deferred join: the ``OFFSET`` walks only
+    the ids, in the order of the list (an index-only scan where an index holds the ordering and
+    the id, e.g. ``(slug, id)`` for measures), and the rows are read for the page's ids alone —
+    not read, joined and thrown away for every row skipped."""
+    if page.number == 1 or not isinstance(queryset, QuerySet):
+        return list(page.object_list)
+    size = page.paginator.per_page
+    bottom = (page.number - 1) * size
+    ids = queryset.values("pk")[bottom : bottom + size]
+    return list(queryset.filter(pk__in=ids))
 
 
 # -- keyset helpers ------------------------------------------------------------------------------

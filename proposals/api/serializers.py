@@ -221,10 +221,13 @@ class MeasureReader:
 
         cited: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         if detail:
+            # By the ids of the rows shown, each on its own index. Not through the events' and
+            # positions' measure: an OR across those joins made the database read every
+            # citation, event and position of the whole table (benchmarks/README.md, Growth).
             condition = (
                 Q(measure_id__in=ids)
-                | Q(event__measure_id__in=ids)
-                | Q(position__measure_id__in=ids)
+                | Q(event_id__in=[e["id"] for events in events_of.values() for e in events])
+                | Q(position_id__in=[p["id"] for found in positions_of.values() for p in found])
             )
             for citation in _citation_rows(condition):
                 for target in ("measure", "event", "position"):

@@ -285,8 +285,8 @@ class MeasureFilterSet(StrictFilterSet):
         return qs
 
     def filter_q(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
-        # A cursor follows a column's order, and an explicit ordering replaces the rank's.
-        ranked = not {"ordering", "cursor"} & set(self.data)
+        # An explicit ordering replaces the rank's, and a cursor follows a column's order.
+        ranked = not self.form.cleaned_data.get("ordering") and "cursor" not in self.data
         return qs.search(value, ranked=ranked)
 
 

@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
 
 
 class ProposalsConfig(AppConfig):
@@ -10,3 +14,12 @@ class ProposalsConfig(AppConfig):
         from proposals import derived
 
         derived.connect()
+        post_migrate.connect(_restore_search_index, sender=self)
+
+
+def _restore_search_index(*, using: str = "default", **kwargs: Any) -> None:
+    # SQLite alters a table by building a new one, which loses the triggers that keep the
+    # full-text index in step with it (proposals.fulltext).
+    from proposals import fulltext
+
+    fulltext.ensure_sqlite_index(connections[using])

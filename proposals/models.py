@@ -11,14 +11,16 @@ import datetime
 import re
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django_countries import countries
 from simple_history.models import HistoricalRecords
 
+from proposals import fulltext
 from proposals import status as rules
 from proposals.json_limits import json_problem
 from tracker.models import Source
@@ -207,6 +209,8 @@ class Category(models.Model):
         return self.get_code_display()
 
 
+MEASURE_ORDERING = ["slug"]  # the default order of measures, and the tie-break of a search
+
 # Fields whose bulk update makes the stored status stale (``proposals.derived``).
 _STATUS_INPUTS = frozenset({"scope", "status", "status_possible"})
 
@@ -367,24 +371,33 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
                 ids.append(measure_id)
         return self.filter(pk__in=ids)
 
-    def search(self, text: str) -> MeasureQuerySet:
-        """Full-text search over title, summary and venue.
-
-        PostgreSQL: ``websearch_to_tsquery`` semantics (quoted phrases, ``or``, ``-word``).
-        Elsewhere: every word must appear, case-insensitively, in one of the fields.
-        """
-        if connection.vendor == "postgresql":
-            from django.contrib.postgres.search import SearchQuery, SearchVector
-
-            vector = SearchVector("title", "summary", "venue", config="english")
+    def search(self, text: str, *, ranked: bool = True) -> MeasureQuerySet:
+        """Measures matching ``text`` in web-search syntax (``proposals.fulltext``), best first
+        when ``ranked`` (then in the default order), through the search index of either
+        database."""
+        if connections[self.db].vendor == "postgresql":
             query = SearchQuery(text, search_type="websearch", config="english")
-            return self.annotate(search_vector=vector).filter(search_vector=query)
-        matches = self
-        for word in text.split():
-            matches = matches.filter(
-                Q(title__icontains=word) | Q(summary__icontains=word) | Q(venue__icontains=word)
-            )
-        return matches
+            matching = self.alias(search_vector=fulltext.StoredVector()).filter(search_vector=query)
+            if not ranked:
+                return matching
+            rank = SearchRank(models.F("search_vector"), query, cover_density=True)
+            return matching.alias(search_rank=rank).order_by("-search_rank", *MEASURE_ORDERING)
+        plan = fulltext.fts5_match(text)
+        if not plan.excluding:
+            if plan.matching is None:
+                return self.none()  # only stop words: nothing to look for, as on PostgreSQL
+            # A join with the index, which also gives each measure its rank.
+            indexed = self.filter(search_entry__document__match=plan.matching)
+            if not ranked:
+                return indexed
+            return indexed.order_by("search_entry__rank", *MEASURE_ORDERING)
+        # An alternative made only of exclusions (``-word``) holds for the measures the index
+        # does not find: subqueries, unranked.
+        index = MeasureText.objects.values("measure_id")
+        condition = Q(pk__in=index.filter(document__match=plan.matching)) if plan.matching else Q()
+        for unwanted in plan.excluding:
+            condition |= ~Q(pk__in=index.filter(document__match=unwanted))
+        return self.filter(condition)
 
     def with_related(self) -> MeasureQuerySet:
         """Everything a measure's page shows, in a fixed number of queries."""
@@ -534,7 +547,7 @@ class Measure(TimestampedModel):
     objects = MeasureQuerySet.as_manager()
 
     class Meta:
-        ordering = ["slug"]
+        ordering = MEASURE_ORDERING
         indexes = [
             models.Index(fields=["updated_at", "id"]),
             # The list's order with the id: a deep page's OFFSET walks this index alone
@@ -609,6 +622,30 @@ def certainly_taken_by(on: datetime.date) -> Q:
     else:
         years &= Q(pk__in=[])
     return Q(date_precision=DatePrecision.DAY, date__lte=on) | months | years
+
+
+class MeasureText(models.Model):
+    """SQLite only: a measure's entry in the full-text index, the FTS5 table that triggers keep
+    in step with the measure table (``proposals.fulltext``). Read by ``MeasureQuerySet.search``,
+    never written. PostgreSQL has no such table: its index is a column of the measure table."""
+
+    measure = models.OneToOneField(
+        Measure,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="search_entry",
+    )
+    document = fulltext.FTS5Document(db_column=fulltext.FTS_TABLE)
+    rank = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = fulltext.FTS_TABLE
+
+    def __str__(self) -> str:
+        return f"search entry of measure {self.pk}"
 
 
 def _matches(answer: rules.Answer[Any], wanted: set[str], *, certain_only: bool) -> bool:

@@ -213,8 +213,14 @@ class MeasureFilterSet(StrictFilterSet):
     )
     q = SearchFilter(
         method="filter_q",
-        help_text="Text search in title, summary and venue (PostgreSQL full-text search with "
-        'web-search syntax: `"crisis hotline" -nuclear`; on SQLite every word must appear).',
+        help_text="Full-text search in title, venue and summary, in web-search syntax: every "
+        'word must appear (`launches` also finds *launch*), `"a phrase"` as written, `or` between '
+        'alternatives, `-word` or `-"a phrase"` excludes; other punctuation separates words and '
+        "English stop words (*the*, *of*) are ignored. Results come best first (a match in the "
+        "title counts most, then the venue, then the summary), ties in the default order; with "
+        "`ordering`, or with `cursor` (whose pages follow the default order, or `ordering`), in "
+        "that order instead. Served by an index on both databases; see the data semantics for "
+        "how SQLite's stemming and phrases differ.",
     )
     ordering = OrderingFilter(fields=("slug", "title", "status", "updated_at", "created_at"))
 
@@ -279,7 +285,9 @@ class MeasureFilterSet(StrictFilterSet):
         return qs
 
     def filter_q(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
-        return qs.search(value)
+        # An explicit ordering replaces the rank's, and a cursor follows a column's order.
+        ranked = not self.form.cleaned_data.get("ordering") and "cursor" not in self.data
+        return qs.search(value, ranked=ranked)
 
 
 # --- actors -------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from rest_framework.settings import api_settings
 
 INT64_MAX = 2**63 - 1  # the largest id or number the database stores
 TEXT_MAX_LENGTH = 200
-SEARCH_MAX_WORDS = 20  # each word is one more condition on SQLite; bounded work per request
+SEARCH_MAX_WORDS = 20  # each word is one more term of the index query; bounded work per request
 LIST_MAX_ITEMS = 100
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -203,7 +203,7 @@ class TextParam(Parameter, forms.CharField):
 
 class SearchParam(TextParam):
     """Text search: bounded in characters and in words, so that one request's work is bounded
-    (on SQLite every word is one more condition)."""
+    (every word is one more term of the index query)."""
 
     def __init__(self, *, max_words: int = SEARCH_MAX_WORDS, **kwargs: Any) -> None:
         self.max_words = max_words

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
@@ -77,8 +77,13 @@ MEASURE_ROW_FIELDS = (
 
 
 def measure_rows(measures: QuerySet[Measure]) -> QuerySet[Measure, dict[str, Any]]:
-    """The measures' own columns as dicts; the parent's slug comes with them by a join."""
-    return measures.values(*MEASURE_ROW_FIELDS, parent_slug=F("parent__slug"))
+    """The measures' own columns as dicts, with the parent's slug.
+
+    The slug is a subquery rather than a join so that PostgreSQL reads it for the rows of the
+    page only: with a join, a page ordered by an expression (a search's rank) joined every
+    matching row before sorting (benchmarks/README.md, Search)."""
+    parent = Measure.objects.filter(pk=OuterRef("parent_id")).order_by().values("slug")
+    return measures.values(*MEASURE_ROW_FIELDS, parent_slug=Subquery(parent))
 
 
 def _citation_rows(condition: Q) -> list[Any]:

@@ -5,12 +5,15 @@ Every value can be overridden on the command line or by gunicorn's own environme
 """
 
 import os
+from typing import Any
 
 import structlog
 
 bind = os.environ.get("TRACKER_BIND", "0.0.0.0:8000")  # all interfaces: inside a container
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Past this, a stuck request's worker is replaced (the export streams well within it).
+# A worker silent for this long is replaced. A sync worker is silent for the whole of a request,
+# so a streamed response (the export, the matrix CSV) signals after each chunk it sends
+# (``post_worker_init`` below): it may run longer, a request stuck this long in one step may not.
 timeout = int(os.environ.get("TRACKER_WEB_TIMEOUT", "60"))
 # The kernel's accept queue holds new connections while every worker is busy.
 backlog = 512
@@ -22,6 +25,14 @@ access_log_format = (
     '"path": "%(U)s", "query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", '
     '"duration_ms": %(M)s, "user_agent": "%(a)s", "request_id": "%({x-request-id}o)s"}'
 )
+
+
+def post_worker_init(worker: Any) -> None:
+    from common import heartbeat
+
+    heartbeat.register(worker.notify)
+
+
 # Load the application before forking: start-up errors (a bad environment value) stop the
 # master with one line instead of every worker failing in turn.
 preload_app = True

@@ -17,17 +17,22 @@ they are (the demo loader uses this so a restart never undoes a curator's edit);
 
 ``dataset_csv_rows`` gives the same data one table at a time, flat, for spreadsheets (a cell
 that a spreadsheet would run as a formula gets a leading apostrophe; the JSON is exact).
+
+Both exports are read in batches and produced piece by piece (``dataset_export_json``,
+``dataset_csv_rows``), so the memory they take is one batch's, whatever the dataset's size, and
+the number of queries grows with the number of batches, not of rows.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Value, When
@@ -546,108 +551,200 @@ def dataset_import(
 
 # --- export -------------------------------------------------------------------------------------
 
+# Measures per batch of the export: each batch is 8 queries (the measures, then their categories,
+# parties, citations, events, positions and the citations of both) and a few megabytes of rows.
+EXPORT_BATCH = 500
+# orjson's layout, reproduced piece by piece so a streamed export is byte for byte the document
+# ``orjson.dumps(dataset_export(), option=OPT_INDENT_2)`` writes.
+_INDENT = orjson.OPT_INDENT_2
+
 
 def _date(value: datetime.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _citations(citations: Iterable[Citation]) -> list[dict[str, Any]]:
-    return [{"source": c.source.url, "quote": c.quote, "locator": c.locator} for c in citations]
+def _export_actors() -> Iterator[dict[str, Any]]:
+    actors = Actor.objects.order_by("code").values_list(
+        "code", "name", "kind", "aliases", "successor__code"
+    )
+    for code, name, kind, aliases, successor in actors.iterator(chunk_size=CHUNK):
+        yield {"code": code, "name": name, "kind": kind, "aliases": aliases, "successor": successor}
 
 
-def dataset_export() -> dict[str, Any]:
-    """The whole dataset in the import format, in a fixed order (so exports can be diffed).
+def _export_sources() -> Iterator[dict[str, Any]]:
+    sources = Source.objects.order_by("url").values_list(
+        "url", "title", "publisher", "kind", "is_primary", "published_on", "archived_url"
+    )
+    for url, title, publisher, kind, primary, published_on, archived in sources.iterator(
+        chunk_size=CHUNK
+    ):
+        yield {
+            "url": url,
+            "title": title,
+            "publisher": publisher,
+            "kind": kind,
+            "is_primary": primary,
+            "published_on": _date(published_on),
+            "archived_url": archived,
+        }
 
-    Ten queries whatever the size: actors, sources, measures, and one each for the
-    categories, parties, events, positions and the three kinds of citation.
+
+def _by(key: int, rows: Iterable[tuple[Any, ...]]) -> dict[Any, list[tuple[Any, ...]]]:
+    """Rows grouped by their column ``key``, each group in the rows' order."""
+    groups: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        groups[row[key]].append(row)
+    return groups
+
+
+def _citations_of(citations: models.QuerySet[Citation], target: str) -> dict[int, list[Any]]:
+    """Citations in the export's form by the id of what they cite, each list in id order."""
+    rows = citations.order_by("id").values_list(target, "source__url", "quote", "locator")
+    return {
+        target_id: [
+            {"source": url, "quote": quote, "locator": locator} for _, url, quote, locator in group
+        ]
+        for target_id, group in _by(0, rows).items()
+    }
+
+
+_MEASURE_COLUMNS = (
+    "id", "slug", "title", "summary", "form", "scope", "venue", "parent__slug", "parameters",
+    "status",
+)  # fmt: skip
+
+
+def _export_measure_batch(batch: list[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
+    """Measures (rows of ``_MEASURE_COLUMNS``), in the export's form, in the batch's order.
+    Seven queries: their categories, parties, citations, the events' citations, events, the
+    positions' citations and positions; plain rows rather than model instances."""
+    ids = [row[0] for row in batch]
+    through = Measure.categories.through.objects.filter(measure_id__in=ids)
+    categories = _by(0, through.values_list("measure_id", "category_id"))
+    parties = _by(
+        0, MeasureParty.objects.filter(measure_id__in=ids).values_list("measure_id", "actor__code")
+    )
+    cited = _citations_of(Citation.objects.filter(measure_id__in=ids), "measure_id")
+
+    event_cited = _citations_of(Citation.objects.filter(event__measure_id__in=ids), "event_id")
+    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event_id, measure_id, kind, date, precision, actor, note, certainty, text in (
+        Event.objects.filter(measure_id__in=ids)
+        .order_by("date", "id")
+        .values_list(
+            "id", "measure_id", "kind", "date", "date_precision", "actor__code", "scope_note",
+            "certainty", "description",
+        )
+    ):  # fmt: skip
+        events[measure_id].append(
+            {
+                "kind": kind,
+                "date": date.isoformat(),
+                "date_precision": precision,
+                "actor": actor,
+                "scope_note": note,
+                "certainty": certainty,
+                "description": text,
+                "citations": event_cited.get(event_id, []),
+            }
+        )
+
+    position_cited = _citations_of(
+        Citation.objects.filter(position__measure_id__in=ids), "position_id"
+    )
+    positions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for position_id, measure_id, actor, stance, date, precision, quote, certainty in (
+        Position.objects.filter(measure_id__in=ids)
+        .order_by("date", "id")
+        .values_list(
+            "id", "measure_id", "actor__code", "stance", "date", "date_precision", "quote",
+            "certainty",
+        )
+    ):  # fmt: skip
+        positions[measure_id].append(
+            {
+                "actor": actor,
+                "stance": stance,
+                "date": date.isoformat(),
+                "date_precision": precision,
+                "quote": quote,
+                "certainty": certainty,
+                "citations": position_cited.get(position_id, []),
+            }
+        )
+
+    for pk, slug, title, summary, form, scope, venue, parent, parameters, status in batch:
+        yield {
+            "slug": slug,
+            "title": title,
+            "summary": summary,
+            "categories": sorted(code for _, code in categories.get(pk, ())),
+            "form": form,
+            "scope": scope,
+            "venue": venue,
+            "parent": parent,
+            "parties": sorted(code for _, code in parties.get(pk, ())),
+            "parameters": parameters,
+            "status": status,
+            "citations": cited.get(pk, []),
+            "events": events.get(pk, []),
+            "positions": positions.get(pk, []),
+        }
+
+
+def _export_measures(batch_size: int) -> Iterator[dict[str, Any]]:
+    """Every measure by slug, read by keyset batches (``slug > last``): each batch one index
+    range scan however deep, then its rows asked for by its own ids."""
+    measures = Measure.objects.order_by("slug").values_list(*_MEASURE_COLUMNS)
+    last: str | None = None
+    while True:
+        batch = list((measures if last is None else measures.filter(slug__gt=last))[:batch_size])
+        if batch:
+            yield from _export_measure_batch(batch)
+        if len(batch) < batch_size:
+            return
+        last = batch[-1][1]
+
+
+def dataset_export(*, batch_size: int = EXPORT_BATCH) -> dict[str, Any]:
+    """The whole dataset in the import format, in a fixed order (so exports can be diffed), as
+    one object in memory: for small datasets and tests; the API streams ``dataset_export_json``.
     """
-    cited = models.Prefetch(
-        "citations", queryset=Citation.objects.select_related("source").order_by("id")
-    )
-    measures = Measure.objects.select_related("parent").prefetch_related(
-        "categories",
-        "parties",
-        cited,
-        models.Prefetch(
-            "events",
-            queryset=Event.objects.select_related("actor")
-            .prefetch_related(cited)
-            .order_by("date", "id"),
-        ),
-        models.Prefetch(
-            "positions",
-            queryset=Position.objects.select_related("actor")
-            .prefetch_related(cited)
-            .order_by("date", "id"),
-        ),
-    )
     return {
         "format": FORMAT,
-        "actors": [
-            {
-                "code": a.code,
-                "name": a.name,
-                "kind": a.kind,
-                "aliases": a.aliases,
-                "successor": a.successor.code if a.successor else None,
-            }
-            for a in Actor.objects.select_related("successor").order_by("code")
-        ],
-        "sources": [
-            {
-                "url": s.url,
-                "title": s.title,
-                "publisher": s.publisher,
-                "kind": s.kind,
-                "is_primary": s.is_primary,
-                "published_on": _date(s.published_on),
-                "archived_url": s.archived_url,
-            }
-            for s in Source.objects.order_by("url")
-        ],
-        "measures": [
-            {
-                "slug": m.slug,
-                "title": m.title,
-                "summary": m.summary,
-                "categories": sorted(c.code for c in m.categories.all()),
-                "form": m.form,
-                "scope": m.scope,
-                "venue": m.venue,
-                "parent": m.parent.slug if m.parent else None,
-                "parties": sorted(a.code for a in m.parties.all()),
-                "parameters": m.parameters,
-                "status": m.status,
-                "citations": _citations(m.citations.all()),
-                "events": [
-                    {
-                        "kind": e.kind,
-                        "date": e.date.isoformat(),
-                        "date_precision": e.date_precision,
-                        "actor": e.actor.code if e.actor else None,
-                        "scope_note": e.scope_note,
-                        "certainty": e.certainty,
-                        "description": e.description,
-                        "citations": _citations(e.citations.all()),
-                    }
-                    for e in m.events.all()
-                ],
-                "positions": [
-                    {
-                        "actor": p.actor.code,
-                        "stance": p.stance,
-                        "date": p.date.isoformat(),
-                        "date_precision": p.date_precision,
-                        "quote": p.quote,
-                        "certainty": p.certainty,
-                        "citations": _citations(p.citations.all()),
-                    }
-                    for p in m.positions.all()
-                ],
-            }
-            for m in measures.order_by("slug")
-        ],
+        "actors": list(_export_actors()),
+        "sources": list(_export_sources()),
+        "measures": list(_export_measures(batch_size)),
     }
+
+
+def _json_list(items: Iterable[Any], *, depth: int) -> Iterator[bytes]:
+    """A list ``depth`` levels deep in an OPT_INDENT_2 document, one item at a time."""
+    inner = b"\n" + b"  " * (depth + 1)
+    empty = True
+    for item in items:
+        yield (b"[" if empty else b",") + inner
+        yield orjson.dumps(item, option=_INDENT).replace(b"\n", inner)
+        empty = False
+    yield b"[]" if empty else b"\n" + b"  " * depth + b"]"
+
+
+def dataset_export_json(*, batch_size: int = EXPORT_BATCH) -> Iterator[bytes]:
+    """The export document as bytes, produced piece by piece: the same bytes as
+    ``orjson.dumps(dataset_export(), option=OPT_INDENT_2)``, holding one batch of measures at a
+    time. Queries: the actors, the sources, then 8 per batch of ``batch_size`` measures (one
+    more when the measures fill the last batch exactly). Run it inside one transaction
+    (``proposals.api.streaming``) for a consistent document.
+    """
+    yield b'{\n  "format": ' + orjson.dumps(FORMAT)
+    for key, items in (
+        ("actors", _export_actors()),
+        ("sources", _export_sources()),
+        ("measures", _export_measures(batch_size)),
+    ):
+        yield b',\n  "' + key.encode() + b'": '
+        yield from _json_list(items, depth=1)
+    yield b"\n}"
 
 
 # --- one table at a time, flat ----------------------------------------------------------------
@@ -775,34 +872,54 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def dataset_csv_rows(table: str) -> Iterator[list[Any]]:
-    """The header, then one list of cells per row of ``table``, read in chunks.
+def dataset_csv_rows(table: str, *, batch_size: int = CHUNK) -> Iterator[list[Any]]:
+    """The header, then one list of cells per row of ``table``, read ``batch_size`` at a time.
 
-    One query per table (three for measures: their categories and parties first), however many rows.
-    Raises ``KeyError`` for a table not in ``CSV_TABLES``.
+    One query per table however many rows (read through a cursor, a batch at a time), except
+    measures: three per batch of ``batch_size`` (the measures by slug, then their categories and
+    their parties), one more when the measures fill the last batch exactly. Raises ``KeyError``
+    for a table not in ``CSV_TABLES``.
     """
     model, ordering, columns = CSV_TABLES[table]
     yield [name for name, _ in columns]
-    joined: dict[str, dict[int, str]] = {"categories": {}, "parties": {}}
-    if model is Measure:
-        # A measure's categories and parties, each ";"-joined from one query on its table.
-        lists = {
-            "categories": Measure.categories.through.objects.order_by(
-                "measure_id", "category_id"
-            ).values_list("measure_id", "category_id"),
-            "parties": MeasureParty.objects.order_by("measure_id", "actor__code").values_list(
-                "measure_id", "actor__code"
-            ),
-        }
-        for column, pairs in lists.items():
-            cells = joined[column]
-            for measure_id, code in pairs:
-                cells[measure_id] = f"{cells[measure_id]};{code}" if measure_id in cells else code
     selected = [path for _, path in columns if path is not None]
     rows = model._default_manager.order_by(*ordering).values_list(*selected)
-    for values in rows.iterator(chunk_size=CHUNK):
+    batches: Iterator[tuple[tuple[Any, ...], dict[str, str]]]
+    if model is Measure:
+        batches = _measure_row_batches(rows, batch_size)
+    else:
+        batches = ((values, {}) for values in rows.iterator(chunk_size=batch_size))
+    for values, joined in batches:
         cells = iter(values)
         yield [
-            joined[name].get(values[0], "") if path is None else _cell(next(cells))
-            for name, path in columns
+            joined.get(name, "") if path is None else _cell(next(cells)) for name, path in columns
         ]
+
+
+def _measure_row_batches(
+    rows: models.QuerySet[Any, tuple[Any, ...]], batch_size: int
+) -> Iterator[tuple[tuple[Any, ...], dict[str, str]]]:
+    """Each measure row (slug order, id first) with its categories and parties, each joined
+    with ";", read by keyset batches so the lists asked for are the batch's own."""
+    last: str | None = None
+    while True:
+        batch = list((rows if last is None else rows.filter(slug__gt=last))[:batch_size])
+        ids = [values[0] for values in batch]
+        joined: dict[int, dict[str, str]] = {pk: {} for pk in ids}
+        if ids:
+            lists = {
+                "categories": Measure.categories.through.objects.filter(measure_id__in=ids)
+                .order_by("measure_id", "category_id")
+                .values_list("measure_id", "category_id"),
+                "parties": MeasureParty.objects.filter(measure_id__in=ids)
+                .order_by("measure_id", "actor__code")
+                .values_list("measure_id", "actor__code"),
+            }
+            for column, pairs in lists.items():
+                for measure_id, code in pairs:
+                    cells = joined[measure_id]
+                    cells[column] = f"{cells[column]};{code}" if column in cells else code
+        yield from ((values, joined[values[0]]) for values in batch)
+        if len(batch) < batch_size:
+            return
+        last = batch[-1][1]  # the slug: ``CSV_TABLES`` lists id, then slug

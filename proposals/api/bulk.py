@@ -7,13 +7,8 @@ natural keys, so a client may re-send the same document safely.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import orjson
-from django.db import connection, transaction
-from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -37,7 +32,14 @@ from proposals.api.feeds import (
 )
 from proposals.api.parsers import JSONParser
 from proposals.api.renderers import CSVRenderer
-from proposals.dataset import CSV_TABLES, FORMAT, dataset_csv_rows, dataset_export, dataset_import
+from proposals.api.streaming import streamed
+from proposals.dataset import (
+    CSV_TABLES,
+    FORMAT,
+    dataset_csv_rows,
+    dataset_export_json,
+    dataset_import,
+)
 from proposals.models import Actor, Citation, Event, Measure, Position
 from tracker.models import Source
 
@@ -51,20 +53,6 @@ IMPORT_PERMISSIONS = [
     for model in IMPORTED_MODELS
     for action in ("add", "change")
 ]
-
-
-@contextmanager
-def consistent_read() -> Iterator[None]:
-    """Run several queries against one snapshot of the database, so an export never lists a
-    citation whose source it missed because a curator saved in between."""
-    if connection.in_atomic_block:  # the surrounding transaction already decides
-        yield
-        return
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as db:
-                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -113,7 +101,11 @@ class ExportView(CSVOrJSONView):
             "`cites` and the `measure` concerned). `aliases` and `parameters` are JSON text; "
             "a measure's `categories` are joined with `;`. A cell that a spreadsheet would run "
             "as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a "
-            "leading apostrophe; the JSON export holds the exact text."
+            "leading apostrophe; the JSON export holds the exact text.\n\n"
+            "Both are **streamed**: written while they are sent, a batch of rows at a time, all "
+            "read from one snapshot of the database, so memory stays flat however large the "
+            "dataset. There is no `Content-Length`; a body cut short by an error ends without "
+            "the document's closing `}` (JSON), so a reader notices."
         ),
         parameters=[
             IF_NONE_MATCH,
@@ -145,19 +137,16 @@ class ExportView(CSVOrJSONView):
                 raise serializers.ValidationError(
                     {"table": [f"Required with format=csv: one of {', '.join(CSV_TABLES)}."]}
                 )
-            stream = StreamingHttpResponse(
-                csv_lines(dataset_csv_rows(table)), content_type="text/csv; charset=utf-8"
+            return streamed(
+                csv_lines(dataset_csv_rows(table)),
+                content_type="text/csv; charset=utf-8",
+                filename=f"{table}-{today}.csv",
             )
-            stream["Content-Disposition"] = f'attachment; filename="{table}-{today}.csv"'
-            return stream
-        with consistent_read():
-            document = dataset_export()
-        response = HttpResponse(
-            orjson.dumps(document, option=orjson.OPT_INDENT_2),
+        return streamed(
+            dataset_export_json(),
             content_type="application/json",
+            filename=f"dataset-{today}.json",
         )
-        response["Content-Disposition"] = f'attachment; filename="dataset-{today}.json"'
-        return response
 
 
 # --- import -------------------------------------------------------------------------------------

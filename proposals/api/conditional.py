@@ -66,7 +66,7 @@ IF_NONE_MATCH = OpenApiParameter(
 NOT_MODIFIED = {304: OpenApiResponse(description="Your copy (`If-None-Match`) is current.")}
 
 # Bump when the shape of any response changes, so ETags handed out before stop matching.
-REPRESENTATION_VERSION = "1"
+REPRESENTATION_VERSION = "2"
 
 # On PostgreSQL ids are handed out before commit, so a transaction holding a lower id can commit
 # after a higher one was already seen; the sum of the newest ids notices it.

@@ -7,15 +7,13 @@ from __future__ import annotations
 import csv
 import datetime
 import functools
-import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from django import forms
-from django.db.models import Exists, F, OuterRef, Value
-from django.http import HttpResponse
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -30,8 +28,10 @@ from rest_framework.views import APIView
 
 from proposals.api import params
 from proposals.api.conditional import IF_NONE_MATCH, NOT_MODIFIED, conditional_list
+from proposals.api.pagination import CURSOR, PAGE, PAGE_SIZE, TrackerPagination
 from proposals.api.renderers import CSVRenderer
 from proposals.api.serializers import current_positions
+from proposals.api.streaming import streamed
 from proposals.changefeed import (
     ACTIONS,
     CURSOR_PREFIX,
@@ -72,18 +72,6 @@ def csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def csv_text(rows: Iterable[Iterable[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue()
-
-
-def csv_response(content: str, *, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 def format_parameter(description: str) -> OpenApiParameter:
     return OpenApiParameter(
         "format", OpenApiTypes.STR, enum=["json", "csv"], description=description
@@ -109,10 +97,6 @@ NO_SUCH_ROWS = OpenApiResponse(
     description="A parameter is well formed but names nothing that exists (a measure, an actor, "
     "a position in the feed): the body names each such parameter, as a 400's does.",
 )
-CSV_NO_SUCH_ROWS = OpenApiResponse(
-    response=OpenApiTypes.STR,
-    description="As the JSON 404: a `field,message` header, then one row per parameter.",
-)
 
 
 # --- the matrix ---------------------------------------------------------------------------------
@@ -121,6 +105,9 @@ STANCES = ", ".join(
     f"`{value}`" if label.lower() == value else f"`{value}` ({label.lower()})"
     for value, label in Position.Stance.choices
 )
+# Measures per batch of the CSV: two queries each (the measures, their positions).
+MATRIX_BATCH = 500
+PAGING = ("page", "page_size", "cursor")
 
 
 class MatrixParameters(params.ParameterForm):
@@ -130,6 +117,7 @@ class MatrixParameters(params.ParameterForm):
     )
     measure = params.ListParam(child=params.SlugParam(), help_text="Only these measures.")
     actor = params.ListParam(child=params.ActorCodeParam(), help_text="Only these actors.")
+    extra = PAGING  # read by the pagination
 
 
 class MatrixCellSerializer(serializers.Serializer[Any]):
@@ -174,61 +162,63 @@ class MatrixRowSerializer(serializers.Serializer[Any]):
 
 class MatrixSerializer(serializers.Serializer[Any]):
     as_of = serializers.DateField(allow_null=True)
-    measures = MatrixMeasureSerializer(many=True, help_text="The columns, by slug.")
+    count = serializers.IntegerField(
+        required=False,
+        help_text="Measures matching the filters, on every page (numbered pages only; a "
+        "cursor walk leaves it out).",
+    )
+    next = serializers.URLField(allow_null=True, help_text="The next page of measures.")
+    previous = serializers.URLField(
+        allow_null=True, help_text="The previous page (numbered pages only)."
+    )
+    measures = MatrixMeasureSerializer(
+        many=True, help_text="The columns: this page's measures, by slug."
+    )
     rows = MatrixRowSerializer(many=True, help_text="One row per actor, by code.")
 
 
-def stance_matrix(
-    *,
-    as_of: datetime.date | None,
-    categories: list[str],
-    slugs: list[str],
-    codes: list[str],
-) -> dict[str, Any]:
-    """Each actor's latest position on each measure (on ``as_of`` when given).
-
-    Two queries whatever the size — the measures, then the positions with their actors — and
-    a third to check the actor codes when some are asked for. Raises ``ValidationError`` keyed
-    by parameter for slugs or codes that name nothing.
-    """
+def matrix_measures(*, categories: list[str], slugs: list[str]) -> QuerySet[Measure, Any]:
+    """The grid's measures in slug order, as ``id``/``slug``/``title`` rows; a query to check
+    ``slugs`` when some are given. Raises ``ValidationError`` for slugs that name nothing (a
+    slug outside the categories is not unknown, just not in this grid)."""
     measures = Measure.objects.all()
     if slugs:
+        unknown = set(slugs) - set(measures.filter(slug__in=slugs).values_list("slug", flat=True))
+        if unknown:
+            raise serializers.ValidationError(
+                {"measure": [f"Unknown measure: {', '.join(sorted(unknown))}."]}, code="unknown"
+            )
         measures = measures.filter(slug__in=slugs)
-    found = measures
     if categories:
         # EXISTS rather than a join, so a measure in two of the categories is one column.
         through = Measure.categories.through.objects.filter(
             measure_id=OuterRef("pk"), category_id__in=categories
         )
-        found = found.annotate(in_categories=Exists(through))
         measures = measures.filter(Exists(through))
-    else:
-        found = found.annotate(in_categories=Value(True))
-    # One query tells both the columns and which asked-for slugs name nothing at all (a slug
-    # outside the categories is not "unknown", just not in this grid).
-    rows_found = list(found.order_by("slug").values_list("id", "slug", "title", "in_categories"))
-    columns = [(pk, slug, title) for pk, slug, title, wanted in rows_found if wanted]
-    unknown = sorted(set(slugs) - {slug for _, slug, _, _ in rows_found})
+    return measures.order_by("slug").values("id", "slug", "title")
+
+
+def matrix_actors(codes: list[str]) -> dict[str, str]:
+    """The actors asked for, code to name (one query). Raises ``ValidationError`` for codes that
+    name nothing."""
+    named = dict(Actor.objects.filter(code__in=codes).values_list("code", "name"))
+    unknown = sorted(set(codes) - set(named))
     if unknown:
         raise serializers.ValidationError(
-            {"measure": [f"Unknown measure: {', '.join(unknown)}."]}, code="unknown"
+            {"actor": [f"Unknown actor: {', '.join(unknown)}."]}, code="unknown"
         )
+    return named
 
-    rows: dict[str, dict[str, Any]] = {}
-    if codes:
-        named = dict(Actor.objects.filter(code__in=codes).values_list("code", "name"))
-        unknown = sorted(set(codes) - set(named))
-        if unknown:
-            raise serializers.ValidationError(
-                {"actor": [f"Unknown actor: {', '.join(unknown)}."]}, code="unknown"
-            )
-        rows = {code: {"actor": code, "name": name, "cells": {}} for code, name in named.items()}
 
-    on = as_of or timezone.localdate()
-    positions = Position.objects.filter(measure__in=measures.values("pk"), date__lte=on)
+def matrix_cells(
+    measure_ids: Collection[int], *, on: datetime.date, codes: Collection[str]
+) -> tuple[dict[int, dict[str, dict[str, Any]]], dict[str, str]]:
+    """Each actor's current position on ``on`` for each of the measures (only the actors
+    ``codes`` when some are given), as cells by measure id then actor code; and the name of
+    every actor with a cell. One query."""
+    positions = Position.objects.filter(measure_id__in=measure_ids, date__lte=on)
     if codes:
         positions = positions.filter(actor__code__in=codes)
-    slug_of = {pk: slug for pk, slug, _ in columns}
     by_measure: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for position in positions.order_by("date", "pk").values(
         "id",
@@ -240,13 +230,15 @@ def stance_matrix(
         actor_code=F("actor__code"),
         actor_name=F("actor__name"),
     ):
-        if position["measure_id"] in slug_of:  # a measure added since the first query: no column
-            by_measure[position["measure_id"]].append(dict(position))
+        by_measure[position["measure_id"]].append(dict(position))
+    cells: dict[int, dict[str, dict[str, Any]]] = {}
+    names: dict[str, str] = {}
     for measure_id, history in by_measure.items():
+        row = cells[measure_id] = {}
         for current in current_positions(history, on=on):
             code, answer = current["actor_code"], current["answer"]
-            row = rows.setdefault(code, {"actor": code, "name": current["actor_name"], "cells": {}})
-            row["cells"][slug_of[measure_id]] = {
+            names[code] = current["actor_name"]
+            row[code] = {
                 "stance": answer.value,
                 "certain": answer.certain,
                 "stance_possible": list(answer.possible),
@@ -255,22 +247,73 @@ def stance_matrix(
                 "date_precision": current["date_precision"],
                 "position": current["id"],
             }
-    slug_list = [slug for _, slug, _ in columns]
+    return cells, names
+
+
+def stance_matrix(
+    measures: Sequence[dict[str, Any]],
+    *,
+    as_of: datetime.date | None,
+    named: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The grid of ``measures`` (rows of ``matrix_measures``): each actor's latest position on
+    each (on ``as_of`` when given). One query, the positions with their actors, whatever the
+    number of measures. With ``named`` (``matrix_actors``), only those actors, each with a row
+    even without a stance; otherwise every actor with a stance on one of the measures."""
+    on = as_of or timezone.localdate()
+    slug_of = {measure["id"]: measure["slug"] for measure in measures}
+    cells, names = matrix_cells(list(slug_of), on=on, codes=list(named or ()))
+    if named:
+        names = named
     return {
         "as_of": as_of,
-        "measures": [{"slug": slug, "title": title} for _, slug, title in columns],
+        "measures": [{"slug": m["slug"], "title": m["title"]} for m in measures],
         "rows": [
-            {**row, "cells": {slug: row["cells"].get(slug) for slug in slug_list}}
-            for _, row in sorted(rows.items())
+            {
+                "actor": code,
+                "name": names[code],
+                "cells": {slug: cells.get(pk, {}).get(code) for pk, slug in slug_of.items()},
+            }
+            for code in sorted(names)
         ],
     }
 
 
-def matrix_csv(matrix: dict[str, Any]) -> Iterator[list[str]]:
-    slugs = [measure["slug"] for measure in matrix["measures"]]
-    yield ["actor", *slugs]
-    for row in matrix["rows"]:
-        yield [row["actor"], *(_csv_cell(row["cells"][slug]) for slug in slugs)]
+def matrix_csv(
+    measures: QuerySet[Measure, Any],
+    *,
+    as_of: datetime.date | None,
+    named: dict[str, str] | None = None,
+    batch_size: int = MATRIX_BATCH,
+) -> Iterator[list[str]]:
+    """The whole grid of ``measures`` (``matrix_measures``) as CSV rows, one per measure: a
+    header (``measure``, then the actor codes), then the rows, computed ``batch_size`` measures
+    at a time. Queries: the actors with a stance in the grid (none when ``named``), then two
+    per batch (one more when the measures fill the last batch exactly)."""
+    on = as_of or timezone.localdate()
+    if named:
+        codes = sorted(named)
+    else:
+        stance_in_grid = Position.objects.filter(
+            actor=OuterRef("pk"), date__lte=on, measure__in=measures.values("id")
+        )
+        codes = list(
+            Actor.objects.filter(Exists(stance_in_grid))
+            .order_by("code")
+            .values_list("code", flat=True)
+        )
+    yield ["measure", *codes]
+    last: str | None = None
+    while True:
+        batch = list((measures if last is None else measures.filter(slug__gt=last))[:batch_size])
+        if batch:
+            cells, _ = matrix_cells([m["id"] for m in batch], on=on, codes=list(named or ()))
+            for measure in batch:
+                row = cells.get(measure["id"], {})
+                yield [measure["slug"], *(_csv_cell(row.get(code)) for code in codes)]
+        if len(batch) < batch_size:
+            return
+        last = batch[-1]["slug"]
 
 
 def _csv_cell(cell: dict[str, Any] | None) -> str:
@@ -284,30 +327,49 @@ class MatrixView(CSVOrJSONView):
     @extend_schema(
         summary="Actors by measures: who stands where",
         description=(
-            "A grid of stances: one row per actor, one column per measure, each cell the "
-            "actor's *current* position on the measure — its latest by date (on the same date, "
-            "the one recorded last) — or, with `as_of`, the latest dated on or before that "
-            f"day. Stances: {STANCES}. Rows list only actors with at least one stance in the "
-            "grid, plus every actor named in `actor`; columns list every measure matching the "
-            "filters, in slug order.\n\n"
-            "CSV (`?format=csv` or `Accept: text/csv`): the first column is the actor code, "
-            "then one column per measure slug; a cell holds the stance or is empty."
+            "A grid of stances: each actor's *current* position on each measure — its latest "
+            "by date (on the same date, the one recorded last) — or, with `as_of`, the latest "
+            f"dated on or before that day. Stances: {STANCES}. Measures are those matching the "
+            "filters, in slug order; actors are those with at least one stance in the grid, "
+            "plus every actor named in `actor` (and only those when `actor` is given).\n\n"
+            "**JSON: a page of measures.** The columns are one page of the measures (50 by "
+            "default, at most 200: `page_size`), with the paging of every list: numbered "
+            "`page`s with `count`, or a keyset `cursor` (send it empty to start); follow `next` "
+            "(also in the `Link` header) for the next page. `rows` has one row per actor with a "
+            "stance on one of *this page's* measures, keyed by their slugs. Without paging "
+            "parameters the answer is the first page: the whole grid comes in the CSV.\n\n"
+            "**CSV** (`?format=csv` or `Accept: text/csv`): the whole grid matching the "
+            "filters, one row per measure — the first column the measure's slug, then one "
+            "column per actor code; a cell holds the stance, or every possible stance joined "
+            "by `|` when uncertain (`none`: no position yet), or is empty. It is streamed, "
+            "computed a batch of measures at a time from one snapshot of the database. With "
+            "paging parameters, the CSV of that page of measures alone (the `Link` header "
+            "leads on)."
         ),
         parameters=[
             *MatrixParameters.openapi(),
-            format_parameter("`csv` for the grid as CSV; JSON otherwise."),
+            params.openapi_parameter("page", PAGE),
+            params.openapi_parameter("page_size", PAGE_SIZE),
+            params.openapi_parameter("cursor", CURSOR),
+            format_parameter(
+                "`csv` for the whole grid as CSV (a page of it with paging parameters); a page "
+                "of it as JSON otherwise."
+            ),
             IF_NONE_MATCH,
         ],
         responses={
             (200, "application/json"): MatrixSerializer,
             (200, "text/csv"): OpenApiResponse(
-                response=OpenApiTypes.STR, description="The grid as CSV."
+                response=OpenApiTypes.STR, description="The whole grid as CSV."
             ),
             **NOT_MODIFIED,
             (400, "application/json"): PARAMETER_ERRORS,
             (400, "text/csv"): CSV_PARAMETER_ERRORS,
-            (404, "application/json"): NO_SUCH_ROWS,
-            (404, "text/csv"): CSV_NO_SUCH_ROWS,
+            404: OpenApiResponse(
+                description="A page past the last, or a parameter that names nothing that "
+                "exists (a measure, an actor, a cursor's page): the body then names each such "
+                "parameter, as a 400's does."
+            ),
         },
     )
     def get(self, request: Request) -> HttpResponseBase:
@@ -316,16 +378,52 @@ class MatrixView(CSVOrJSONView):
 
     def grid(self, request: Request) -> HttpResponseBase:
         given = MatrixParameters.parse(request)
-        matrix = stance_matrix(
-            as_of=given["as_of"],
-            categories=given["category"],
-            slugs=given["measure"],
-            codes=given["actor"],
-        )
-        if self.wants_csv(request):
-            when = matrix["as_of"].isoformat() if matrix["as_of"] else "current"
-            return csv_response(csv_text(matrix_csv(matrix)), filename=f"matrix-{when}.csv")
-        return Response(matrix)
+        csv = self.wants_csv(request)
+        paged = any(name in request.query_params for name in PAGING)
+        paginator = TrackerPagination()
+        if paged or not csv:
+            paginator.start(request, self)  # paging refused before any query
+        named = matrix_actors(given["actor"]) if given["actor"] else None
+        measures = matrix_measures(categories=given["category"], slugs=given["measure"])
+        when = given["as_of"].isoformat() if given["as_of"] else "current"
+        if csv and not paged:
+            return streamed(
+                csv_lines(matrix_csv(measures, as_of=given["as_of"], named=named)),
+                content_type="text/csv; charset=utf-8",
+                filename=f"matrix-{when}.csv",
+            )
+        page = paginator.paginate_queryset(measures, request, self)
+        links = [
+            f'<{url}>; rel="{rel}"'
+            for rel, url in (("next", paginator.next_url), ("prev", paginator.previous_url))
+            if url
+        ]
+        if csv:  # the page's measures, as the whole grid's CSV has them
+            response = streamed(
+                csv_lines(
+                    matrix_csv(
+                        measures.filter(pk__in=[m["id"] for m in page]),
+                        as_of=given["as_of"],
+                        named=named,
+                    )
+                ),
+                content_type="text/csv; charset=utf-8",
+                filename=f"matrix-{when}.csv",
+            )
+            if links:
+                response["Link"] = ", ".join(links)
+            return response
+        matrix = stance_matrix(page, as_of=given["as_of"], named=named)
+        body: dict[str, Any] = {"as_of": matrix["as_of"]}
+        if paginator.count is not None:
+            body["count"] = paginator.count
+        body |= {
+            "next": paginator.next_url,
+            "previous": paginator.previous_url,
+            "measures": matrix["measures"],
+            "rows": matrix["rows"],
+        }
+        return Response(body, headers={"Link": ", ".join(links)} if links else None)
 
 
 # --- the change feed ----------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def test_the_model_refuses_json_it_could_not_store_or_render(
 def test_the_import_refuses_parameters_nested_too_deep(
     curator: APIClient, anonymous: APIClient
 ) -> None:
-    document = orjson.loads(anonymous.get("/api/v1/export/").content)
+    document = orjson.loads(anonymous.get("/api/v1/export/").getvalue())
     document["measures"] = [
         {
             "slug": "deep",

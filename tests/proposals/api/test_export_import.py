@@ -114,7 +114,7 @@ def export(client: APIClient) -> dict[str, Any]:
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert "attachment" in response["Content-Disposition"]
-    return json.loads(response.content)
+    return json.loads(response.getvalue())
 
 
 def test_importing_an_export_changes_nothing_at_all(

@@ -105,8 +105,8 @@ def test_the_matrix_csv_lists_every_possible_stance(
     anonymous: APIClient, turn: dict[str, Position]
 ) -> None:
     response = anonymous.get("/api/v1/matrix/", {"as_of": "2022-06-15", "format": "csv"})
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows == [["actor", "talks"], ["CHN", "none|neutral"], ["RUS", "endorses|opposes"]]
+    rows = list(csv.reader(io.StringIO(response.getvalue().decode())))
+    assert rows == [["measure", "CHN", "RUS"], ["talks", "none|neutral", "endorses|opposes"]]
 
 
 def current_ids(client: APIClient, **params: str) -> set[int]:

@@ -433,7 +433,12 @@ class MeasureViewSet(ResourceViewSet):
         page = paginator.paginate_queryset(
             api.measure_rows(queryset), self.request, view=self, counted=queryset
         )
-        reader = api.MeasureReader(self.request, as_of=params.as_of(self.request))
+        selection = paginator.selection
+        reader = api.MeasureReader(
+            self.request,
+            as_of=params.as_of(self.request),
+            fields=selection.kept if selection is not None else None,
+        )
         return self.get_paginated_response(reader.many(page or []))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -425,6 +425,15 @@ TRACKER_TRUSTED_PROXIES = env_int("TRACKER_TRUSTED_PROXIES", 0)
 if TRACKER_TRUSTED_PROXIES < 0:
     raise ImproperlyConfigured("TRACKER_TRUSTED_PROXIES must be 0 or more.")
 
+# Rendered list pages each web process keeps in memory under their ETag, answered again without
+# being rebuilt until a write changes the data (proposals/api/listcache.py); 0 turns it off.
+TRACKER_API_LIST_CACHE_BYTES = env_int("TRACKER_API_LIST_CACHE_MB", 16) * 1024 * 1024
+if TRACKER_API_LIST_CACHE_BYTES < 0:
+    raise ImproperlyConfigured(
+        "TRACKER_API_LIST_CACHE_MB must be 0 (off) or more megabytes, not "
+        f"{os.environ['TRACKER_API_LIST_CACHE_MB']!r} (e.g. TRACKER_API_LIST_CACHE_MB=16)"
+    )
+
 # A JSON request body is read up to this many bytes, a longer one is a 413 (the dataset import
 # has its own, larger limit); Django's forms (the admin) are held to it too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TRACKER_API_MAX_BODY_BYTES", 2_621_440)

@@ -48,6 +48,7 @@ from proposals.api.conditional import (
     conditional_list,
     detail_response,
 )
+from proposals.api.listcache import list_cache
 from proposals.api.pagination import (
     LIST_PARAMETERS,
     QUERY_PARAMETERS,
@@ -251,7 +252,7 @@ class ConditionalMixin:
         return self.get_queryset().get(pk=obj.pk)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return conditional_list(request, self.list_response)
+        return conditional_list(request, self.list_response, pages=list_cache())
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         obj = self.get_object()

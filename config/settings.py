@@ -173,13 +173,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; the busy timeout makes the
-    # worker and beat wait for the lock instead of failing at once.
+    # worker and beat wait for the lock instead of failing at once. Connections are kept as on
+    # PostgreSQL (DATABASE_CONN_MAX_AGE): opening one costs about a millisecond (the pragmas
+    # and Django's SQL functions), as much as answering a list page from the page cache.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 
@@ -423,6 +424,15 @@ CACHES["throttle"] = (
 TRACKER_TRUSTED_PROXIES = env_int("TRACKER_TRUSTED_PROXIES", 0)
 if TRACKER_TRUSTED_PROXIES < 0:
     raise ImproperlyConfigured("TRACKER_TRUSTED_PROXIES must be 0 or more.")
+
+# Rendered list pages each web process keeps in memory under their ETag, answered again without
+# being rebuilt until a write changes the data (proposals/api/listcache.py); 0 turns it off.
+TRACKER_API_LIST_CACHE_BYTES = env_int("TRACKER_API_LIST_CACHE_MB", 16) * 1024 * 1024
+if TRACKER_API_LIST_CACHE_BYTES < 0:
+    raise ImproperlyConfigured(
+        "TRACKER_API_LIST_CACHE_MB must be 0 (off) or more megabytes, not "
+        f"{os.environ['TRACKER_API_LIST_CACHE_MB']!r} (e.g. TRACKER_API_LIST_CACHE_MB=16)"
+    )
 
 # A JSON request body is read up to this many bytes, a longer one is a 413 (the dataset import
 # has its own, larger limit); Django's forms (the admin) are held to it too.

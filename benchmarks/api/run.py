@@ -549,6 +549,9 @@ def main(argv: list[str]) -> None:
             # its backend can be attributed (the default, 60 s, reconnects once a minute).
             "DATABASE_CONN_MAX_AGE": "3600",
             "TRACKER_API_ANON_RATE": "off",
+            # The page is built on every request, as the hand-written view builds it, not answered
+            # from the cache of rendered list pages.
+            "TRACKER_API_LIST_CACHE_MB": "0",
             "TRACKER_VAR_DIR": var,
             "DATABASE_URL": database_url(args.server, args.database),
         }

@@ -51,6 +51,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from proposals.api.listcache import ListCache
 from proposals.models import Actor, Citation, Event, Measure, Position
 from tracker.models import Source, SourceCheck
 
@@ -237,10 +238,11 @@ def wants_validators(request: Request) -> bool:
 
 
 def conditional_list(
-    request: Request, build: Callable[[], HttpResponseT]
+    request: Request, build: Callable[[], HttpResponseT], *, pages: ListCache | None = None
 ) -> HttpResponseT | Response:
     """Answer a list read: 304 after one query if ``If-None-Match`` is current, else ``build()``
-    with its ``ETag``."""
+    with its ``ETag``; with ``pages``, a page rendered before under the same ``ETag`` is answered
+    from there (``proposals.api.listcache``)."""
     if not wants_validators(request):
         return build()
     etag = list_etag(request)
@@ -248,12 +250,17 @@ def conditional_list(
     # no query, so the parameters are checked (by building the answer) before a 304.
     if none_match(request, etag) and request.headers.get("If-None-Match", "").strip() != "*":
         return not_modified(etag)
+    # Only a valid query was ever rendered and kept, for the same reason.
+    if pages is not None and (kept := pages.get(request, etag)) is not None:
+        return kept
     response = build()
     if response.status_code == status.HTTP_200_OK:
         if none_match(request, etag):
             return not_modified(etag)
         for name, value in conditional_headers(etag).items():
             response[name] = value
+        if pages is not None and isinstance(response, Response):
+            pages.keep(request, etag, response)
     return response
 
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 import datetime
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, ClassVar
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -162,18 +165,40 @@ def current_positions(
     return result
 
 
+# What each field of a measure in a list needs besides the page's own row; a field not listed
+# here needs nothing more. ``fields=`` on the list runs only the queries its fields need.
+_STATUS_FIELDS = frozenset(
+    {"status", "status_certain", "status_possible", "status_basis", "participations"}
+)
+NEEDS: dict[str, frozenset[str]] = {
+    "categories": frozenset({"categories"}),
+    "parties": frozenset({"parties"}),
+    "events": frozenset({"events"}),
+    "current_positions": frozenset({"positions"}),
+    **{name: frozenset({"events", "parties", "successors"}) for name in _STATUS_FIELDS},
+}
+
+
 class MeasureReader:
     """Builds measure representations from rows, for one request's ``as_of`` day.
 
     Queries, whatever the number of measures: categories, events, positions, the actors'
-    successor map and (details only) citations.
+    successor map and (details only) citations. ``fields`` (a list's ``fields=``; None: every
+    field) leaves out the fields not named and the queries only they need (``NEEDS``).
     """
 
-    def __init__(self, request: Request | None, *, as_of: datetime.date | None) -> None:
+    def __init__(
+        self,
+        request: Request | None,
+        *,
+        as_of: datetime.date | None,
+        fields: Collection[str] | None = None,
+    ) -> None:
         self.request = request
         self.as_of = as_of
         self.on = as_of or timezone.localdate()
         self.base = _base_url(request, "/api/v1/measures/")
+        self.fields = None if fields is None else frozenset(fields)
 
     def many(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
         return self._build(rows, detail=False)
@@ -181,48 +206,58 @@ class MeasureReader:
     def one(self, row: Any) -> dict[str, Any]:
         return self._build([row], detail=True)[0]
 
+    def _wants(self, name: str) -> bool:
+        return self.fields is None or name in self.fields
+
+    def _needs(self) -> frozenset[str]:
+        if self.fields is None:
+            return frozenset({"categories", "parties", "events", "positions", "successors"})
+        return frozenset().union(*(NEEDS.get(name, frozenset()) for name in self.fields))
+
     def _build(self, rows: Sequence[dict[str, Any]], *, detail: bool) -> list[dict[str, Any]]:
         ids = [row["id"] for row in rows]
         if not ids:
             return []
+        needs = self._needs()
         categories: dict[int, list[str]] = defaultdict(list)
-        through = Measure.categories.through.objects.filter(measure_id__in=ids)
-        for measure_id, code in through.order_by("category_id").values_list(
-            "measure_id", "category_id"
-        ):
-            categories[measure_id].append(code)
+        if "categories" in needs:
+            through = Measure.categories.through.objects.filter(measure_id__in=ids)
+            for measure_id, code in through.order_by("category_id").values_list(
+                "measure_id", "category_id"
+            ):
+                categories[measure_id].append(code)
 
-        events = Event.objects.filter(measure_id__in=ids)
-        positions = Position.objects.filter(measure_id__in=ids)
-        if self.as_of is not None:
-            events, positions = (
-                events.filter(date__lte=self.as_of),
-                positions.filter(date__lte=self.as_of),
-            )
-        event_fields = ["id", "measure_id", "kind", "date", "date_precision", "scope_note"]
-        event_fields += ["certainty", "description"] if detail else ["certainty"]
+        # Up to the day asked for (every one when none is).
+        dated = Q(date__lte=self.as_of) if self.as_of is not None else Q()
         events_of: dict[int, list[Any]] = defaultdict(list)
-        for event in events.order_by("date", "id").values(
-            *event_fields, actor_code=F("actor__code")
-        ):
-            events_of[event["measure_id"]].append(event)
+        if "events" in needs:
+            event_fields = ["id", "measure_id", "kind", "date", "date_precision", "scope_note"]
+            event_fields += ["certainty", "description"] if detail else ["certainty"]
+            events = Event.objects.filter(dated, measure_id__in=ids)
+            for event in events.order_by("date", "id").values(
+                *event_fields, actor_code=F("actor__code")
+            ):
+                events_of[event["measure_id"]].append(event)
         positions_of: dict[int, list[Any]] = defaultdict(list)
-        for position in positions.order_by("date", "id").values(
-            "id",
-            "measure_id",
-            "stance",
-            "date",
-            "date_precision",
-            "quote",
-            "certainty",
-            actor_code=F("actor__code"),
-        ):
-            positions_of[position["measure_id"]].append(position)
+        if "positions" in needs:
+            positions = Position.objects.filter(dated, measure_id__in=ids)
+            for position in positions.order_by("date", "id").values(
+                "id",
+                "measure_id",
+                "stance",
+                "date",
+                "date_precision",
+                "quote",
+                "certainty",
+                actor_code=F("actor__code"),
+            ):
+                positions_of[position["measure_id"]].append(position)
         parties: dict[int, list[str]] = defaultdict(list)
-        named = MeasureParty.objects.filter(measure_id__in=ids).order_by("actor__code")
-        for measure_id, code in named.values_list("measure_id", "actor__code"):
-            parties[measure_id].append(code)
-        successor_of = Actor.objects.successor_map()
+        if "parties" in needs:
+            named = MeasureParty.objects.filter(measure_id__in=ids).order_by("actor__code")
+            for measure_id, code in named.values_list("measure_id", "actor__code"):
+                parties[measure_id].append(code)
+        successor_of = Actor.objects.successor_map() if "successors" in needs else {}
 
         cited: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         if detail:
@@ -239,22 +274,10 @@ class MeasureReader:
                     if citation[f"{target}_id"] is not None:
                         cited[(target, citation[f"{target}_id"])].append(_cited(citation))
 
+        status_wanted = self.fields is None or not _STATUS_FIELDS.isdisjoint(self.fields)
         result = []
         for row in rows:
             measure_events = events_of[row["id"]]
-            facts = [
-                rules.EventFact(
-                    e["kind"],
-                    e["date"],
-                    e["actor_code"],
-                    e["id"],
-                    e["date_precision"],
-                    e["certainty"],
-                )
-                for e in measure_events
-            ]
-            measure = rules.MeasureFacts(row["scope"], frozenset(parties[row["id"]]))
-            status = rules.status_on(facts, on=self.on, measure=measure, successor_of=successor_of)
             item: dict[str, Any] = {
                 "slug": row["slug"],
                 "url": f"{self.base}{row['slug']}/",
@@ -267,23 +290,44 @@ class MeasureReader:
                 "parent": row["parent_slug"],
                 "parties": parties[row["id"]],
                 "parameters": row["parameters"],
-                "status": status.value,
-                "status_certain": status.certain,
-                "status_possible": list(status.possible),
-                "status_basis": status.basis,
-                "status_on": self.on.isoformat(),
-                "participations": {
-                    code: answer.as_dict("participation")
-                    for code, answer in rules.participations_on(
-                        facts, on=self.on, successor_of=successor_of, measure=measure
-                    ).items()
-                },
-                "events": [self._event(e, cited, detail) for e in measure_events],
-                "current_positions": [
+            }
+            if status_wanted:
+                facts = [
+                    rules.EventFact(
+                        e["kind"],
+                        e["date"],
+                        e["actor_code"],
+                        e["id"],
+                        e["date_precision"],
+                        e["certainty"],
+                    )
+                    for e in measure_events
+                ]
+                measure = rules.MeasureFacts(row["scope"], frozenset(parties[row["id"]]))
+                status = rules.status_on(
+                    facts, on=self.on, measure=measure, successor_of=successor_of
+                )
+                item["status"] = status.value
+                item["status_certain"] = status.certain
+                item["status_possible"] = list(status.possible)
+                item["status_basis"] = status.basis
+                item["status_on"] = self.on.isoformat()
+                if self._wants("participations"):
+                    item["participations"] = {
+                        code: answer.as_dict("participation")
+                        for code, answer in rules.participations_on(
+                            facts, on=self.on, successor_of=successor_of, measure=measure
+                        ).items()
+                    }
+            else:
+                item["status_on"] = self.on.isoformat()
+            if self._wants("events"):
+                item["events"] = [self._event(e, cited, detail) for e in measure_events]
+            if self._wants("current_positions"):
+                item["current_positions"] = [
                     self._position(p, cited, detail, current=True)
                     for p in current_positions(positions_of[row["id"]], on=self.on)
-                ],
-            }
+                ]
             if detail:
                 item["positions"] = [
                     self._position(p, cited, detail, current=False) for p in positions_of[row["id"]]
@@ -291,6 +335,8 @@ class MeasureReader:
                 item["citations"] = cited[("measure", row["id"])]
             item["created_at"] = iso(row["created_at"])
             item["updated_at"] = iso(row["updated_at"])
+            if self.fields is not None:
+                item = {name: value for name, value in item.items() if name in self.fields}
             result.append(item)
         return result
 
@@ -727,6 +773,29 @@ class MeasureListSerializer(MeasureSerializer):
         fields: tuple[str, ...] = tuple(
             name for name in MeasureSerializer.Meta.fields if name not in ("positions", "citations")
         )
+
+
+class MeasureListSerializerExtension(OpenApiSerializerExtension):
+    """A measure in a list has every field unless the request's ``fields=`` names some: then
+    only those and ``url``. The schema says so, and requires ``url`` alone."""
+
+    target_class = MeasureListSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "response":
+            schema["required"] = ["url"]
+            schema["description"] = (
+                "Every field is present, unless the request's `fields=` names some: then only "
+                "those and `url`. The list then also runs only the queries the named fields "
+                "need: `categories` its categories, `parties` its named parties, `events` its "
+                "events, `current_positions` its positions, and `status`, `status_certain`, "
+                "`status_possible`, `status_basis` and `participations` its events, its named "
+                "parties and the actors' successors; the measure's own fields (`slug`, `title`, "
+                "`summary`, `form`, `scope`, `venue`, `parent`, `parameters`, `status_on`, "
+                "`created_at`, `updated_at`) need none beyond the page."
+            )
+        return schema
 
 
 # === actors ======================================================================================

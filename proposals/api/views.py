@@ -48,6 +48,7 @@ from proposals.api.conditional import (
     conditional_list,
     detail_response,
 )
+from proposals.api.listcache import list_cache
 from proposals.api.pagination import (
     LIST_PARAMETERS,
     QUERY_PARAMETERS,
@@ -278,7 +279,7 @@ class ConditionalMixin:
         return self.get_queryset().get(pk=obj.pk)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return conditional_list(request, self.list_response)
+        return conditional_list(request, self.list_response, pages=list_cache())
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         obj = self.get_object()
@@ -461,7 +462,12 @@ class MeasureViewSet(ResourceViewSet):
         page = paginator.paginate_queryset(
             api.measure_rows(queryset), self.request, view=self, counted=queryset
         )
-        reader = api.MeasureReader(self.request, as_of=params.as_of(self.request))
+        selection = paginator.selection
+        reader = api.MeasureReader(
+            self.request,
+            as_of=params.as_of(self.request),
+            fields=selection.kept if selection is not None else None,
+        )
         return self.get_paginated_response(reader.many(page or []))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

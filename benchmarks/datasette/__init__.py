@@ -1,0 +1,1 @@
+"""The API against Datasette on the same SQLite file (``run.py``)."""

@@ -520,6 +520,7 @@ SPECTACULAR_SETTINGS = {
         "proposals.api.parsers.document_body_limits",
         "proposals.api.schema.actor_code_rules",
         "proposals.api.schema.citation_rules",
+        "proposals.api.schema.date_precision_rules",
         "proposals.api.schema.selected_list_items",
     ],
 }

@@ -17,6 +17,8 @@ every view alike is added here, read from the same classes DRF runs, so it canno
   ``allowEmptyValue`` says so.
 - **Text that must not be blank.** A text field that trims its spaces and refuses an empty
   value needs a character other than a space, which its pattern (``\\S``) says.
+- **Dates and their precision**: a month- or year-precision date is the first of its period
+  (``date_precision_rules``).
 - **An actor's code**, which depends on its kind: a state's is an ISO 3166 code, an
   organization's a short capitalized code (``actor_code_rules``, a post-processing hook).
 - **Errors any view can answer**: 401 when it authenticates (a bad or expired token on a read
@@ -247,3 +249,30 @@ def selected_list_items(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             }
         items["$ref"] = prefix + selected
     return result
+
+
+def date_precision_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: a month- or year-precision date is the first day of
+    its period (``proposals.models.check_date_precision``), in every body that writes an event
+    or a position — said as what a body may *not* be, which generated clients leave to the
+    service. A partial update that sends a date or a precision alone is checked against what
+    is stored, which the schema cannot know: a mismatch is a 409 saying so."""
+    mismatches = [
+        {
+            "required": ["date_precision", "date"],
+            "properties": {
+                "date_precision": {"enum": [precision]},
+                "date": {"not": {"pattern": start}},
+            },
+        }
+        for precision, start in (("year", YEAR_START), ("month", MONTH_START))
+    ]
+    for name, body in result.get("components", {}).get("schemas", {}).items():
+        properties = body.get("properties", {})
+        if name.endswith("Request") and {"date", "date_precision"} <= set(properties):
+            body["not"] = {"anyOf": mismatches}
+    return result
+
+
+YEAR_START = r"^[0-9]{4}-01-01$"
+MONTH_START = r"^[0-9]{4}-[0-9]{2}-01$"

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.extensions import (
@@ -41,6 +42,7 @@ from proposals.models import (
     Measure,
     MeasureParty,
     Position,
+    check_date_precision,
     lineage,
     rule_inputs,
 )
@@ -501,6 +503,9 @@ class MeasureEventSerializer(serializers.ModelSerializer[Event]):
             "description": {"default": ""},
         }
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return date_against_stored_precision(self, attrs)
+
 
 class MeasureEventSummarySerializer(MeasureEventSerializer):
     """An event in a list of measures (no description, no citations)."""
@@ -542,6 +547,9 @@ class MeasurePositionSerializer(serializers.ModelSerializer[Position]):
             "quote": {"default": ""},
             "certainty": {"default": "confirmed"},
         }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return date_against_stored_precision(self, attrs)
 
 
 class CurrentPositionSerializer(serializers.Serializer[Any]):
@@ -805,6 +813,31 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict with the current state of the data."
     default_code = "conflict"
+
+
+def date_against_stored_precision(
+    serializer: serializers.Serializer[Any], attrs: dict[str, Any]
+) -> dict[str, Any]:
+    """A partial update that sends a date without its precision, or a precision without its
+    date: the two must still agree (a 409 when not, since it depends on what the row holds)."""
+    instance = serializer.instance
+    if (
+        not serializer.partial
+        or instance is None
+        or ("date" in attrs) == ("date_precision" in attrs)
+    ):
+        return attrs
+    date = attrs.get("date", instance.date)
+    precision = attrs.get("date_precision", instance.date_precision)
+    try:
+        check_date_precision(date, precision)
+    except DjangoValidationError as error:
+        raise Conflict(
+            f"{error.message_dict['date'][0]} It is stored as {instance.date.isoformat()} with "
+            f"{instance.date_precision} precision: send `date` and `date_precision` together "
+            "to change either."
+        ) from None
+    return attrs
 
 
 # An actor's code as written: any case (stored in capitals), no spaces.

@@ -96,3 +96,25 @@ def test_a_month_precision_date_must_be_the_first(curator: APIClient) -> None:
     )
     assert response.status_code == 400
     assert "date" in response.json()
+
+
+def test_a_date_alone_that_does_not_suit_the_stored_precision_is_a_409(
+    curator: APIClient,
+) -> None:
+    event = EventFactory(date=datetime.date(1987, 1, 1), date_precision="year")
+    url = f"/api/v1/events/{event.pk}/"
+
+    refused = curator.patch(url, {"date": "1987-12-08"}, format="json", HTTP_IF_MATCH="*")
+    assert refused.status_code == 409
+    assert "send `date` and `date_precision` together" in refused.json()["detail"]
+    alone = curator.patch(url, {"date_precision": "month"}, format="json", HTTP_IF_MATCH="*")
+    assert alone.status_code == 200  # 1987-01-01 is the first of its month too
+    event.refresh_from_db()
+    assert event.date == datetime.date(1987, 1, 1)
+
+    both = {"date": "1987-12-08", "date_precision": "day"}
+    assert curator.patch(url, both, format="json", HTTP_IF_MATCH="*").status_code == 200
+    assert (
+        curator.patch(url, {"date": "1988-01-01"}, format="json", HTTP_IF_MATCH="*").status_code
+        == 200
+    )

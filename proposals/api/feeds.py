@@ -33,7 +33,7 @@ from proposals.api.renderers import CSVRenderer
 from proposals.api.serializers import current_positions
 from proposals.changefeed import (
     ACTIONS,
-    CURSOR_PREFIX,
+    CURSOR_PREFIXES,
     TABLES,
     Cursor,
     InvalidCursor,
@@ -334,15 +334,14 @@ class FeedPositionParam(params.InstantParam):
             return None
         if len(str(value)) > 4000:
             raise forms.ValidationError(self.error_messages["cursor"], code="cursor")
-        if not str(value).startswith(CURSOR_PREFIX):
+        if not str(value).startswith(CURSOR_PREFIXES):
             since = super().to_python(value)
             return None if since is None else Cursor(since=since)
         try:
             cursor = Cursor.decode(str(value))
         except InvalidCursor:
             raise forms.ValidationError(self.error_messages["cursor"], code="cursor") from None
-        numbers = [cursor.start, cursor.end, *cursor.seen.values()]
-        if not all(0 <= number <= params.INT64_MAX for number in numbers):
+        if not all(0 <= number <= params.INT64_MAX for number in cursor.numbers):
             raise forms.ValidationError(self.error_messages["cursor"], code="cursor")
         return cursor
 

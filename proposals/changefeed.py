@@ -46,7 +46,8 @@ that window's remaining log rows from the index to sort them.
 Limits, stated so nobody relies on more: the log of history written before it existed was
 backfilled from ``xmin`` (the low 32 bits of the writing transaction's number, widened to 64),
 which is the savepoint's number for rows written inside one; and a transaction left open (idle
-in a session) holds back every change of younger transactions until it ends.
+in a session), in any database of the same server since PostgreSQL numbers transactions
+server-wide, holds back every change of younger transactions until it ends.
 
 **Entries.** One per history row: the table, the row's id and natural key, ``created`` /
 ``updated`` / ``deleted``, when and by whom, and for updates the fields that changed with their

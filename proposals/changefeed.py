@@ -54,7 +54,8 @@ server-wide, holds back every change of younger transactions until it ends.
 values before and after (foreign keys as ids; a measure's categories as lists of codes). An
 update that changed nothing a client can see (a save that repeated the stored values) is
 consumed by the cursor but not listed, so a page may hold fewer entries than asked for; so is a
-log row whose history row has since been deleted.
+log row whose history row has since been deleted (a history row deleted and written again under
+its old id is logged, and listed, again).
 """
 
 from __future__ import annotations

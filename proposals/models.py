@@ -907,9 +907,8 @@ class ChangeLog(models.Model):
     at = models.DateTimeField(help_text="The history row's ``history_date``.")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["table", "history_id"], name="changelog_one_per_row")
-        ]
+        # No uniqueness on (table, history_id): a history row deleted and written again under
+        # its old id is a second write, logged again.
         indexes = [
             # The poll: a range of transaction numbers, read in id order.
             models.Index(fields=["txid", "id"], name="changelog_txid_id"),

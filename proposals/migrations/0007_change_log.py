@@ -156,11 +156,6 @@ class Migration(migrations.Migration):
                     models.Index(fields=["txid", "id"], name="changelog_txid_id"),
                     models.Index(fields=["at"], name="changelog_at"),
                 ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("table", "history_id"), name="changelog_one_per_row"
-                    )
-                ],
             },
         ),
         migrations.RunPython(create_triggers, drop_triggers),

@@ -12,11 +12,12 @@ Steps, in order:
    older schema), which is never dropped.
 2. The history: the generated dataset is written with ``bulk_create`` and has no audit history.
    When a history table is empty, write one "created" history row per row of its table, by SQL,
-   in transactions of ``--history-batch`` rows (so the history spans many transactions).
+   in transactions of ``--history-batch`` rows (so the history spans many transactions);
+   ``--history-copies N`` writes N per row, for a long history on a small dataset.
 3. Migrate (``--no-migrate``: leave the schema as it is); with a change log to create, this is
    where it is backfilled, and the time it took is reported.
-4. Time, in process through the whole Django stack (middleware, DRF), ``--polls`` sequential
-   requests of each kind, after a few to warm up:
+4. ``VACUUM ANALYZE``, then time, in process through the whole Django stack (middleware,
+   DRF), ``--polls`` sequential requests of each kind, after a few to warm up:
    - *empty*: another transaction finishes without writing anything the feed serves, then a
      poll with the cursor a client holds at the end of the feed (no entry);
    - *one change*: an actor renamed, then a poll from the previous cursor (one entry);
@@ -69,6 +70,12 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--history-batch", type=int, default=20000, help="history rows per transaction"
     )
+    parser.add_argument(
+        "--history-copies",
+        type=int,
+        default=1,
+        help="history rows written per row (more: a long history on a small dataset)",
+    )
     parser.add_argument("--no-migrate", action="store_true", help="leave the schema as it is")
     args = parser.parse_args(argv)
     if not args.use_database:
@@ -76,8 +83,9 @@ def options(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def write_history(batch: int) -> dict[str, int]:
-    """One "created" history row per row of every table the feed serves, where none exists."""
+def write_history(batch: int, copies: int) -> dict[str, int]:
+    """``copies`` "created" history rows per row of every table the feed serves, where none
+    exists."""
     from django.db import connection, transaction
 
     from proposals.changefeed import TABLES
@@ -96,7 +104,7 @@ def write_history(batch: int) -> dict[str, int]:
         names = ", ".join(quote(c) for c in columns)
         table, source = quote(history._meta.db_table), quote(model._meta.db_table)
         last = model._default_manager.order_by("-id").values_list("id", flat=True).first() or 0
-        for low in range(0, last + 1, batch):
+        for low in [start for _ in range(copies) for start in range(0, last + 1, batch)]:
             with transaction.atomic(), connection.cursor() as db:
                 db.execute(
                     f"INSERT INTO {table} ({names}, history_date, history_type, "
@@ -231,12 +239,16 @@ def main(argv: list[str]) -> None:
             call_command("migrate", verbosity=0)
             result["dataset"] = generate(measures=args.measures).as_dict()
         started = time.perf_counter()
-        result["history_written"] = write_history(args.history_batch)
+        result["history_written"] = write_history(args.history_batch, args.history_copies)
         result["history_seconds"] = round(time.perf_counter() - started, 1)
         if not args.no_migrate:
             started = time.perf_counter()
             call_command("migrate", verbosity=0)
             result["migrate_seconds"] = round(time.perf_counter() - started, 1)
+        from django.db import connection
+
+        with connection.cursor() as db:  # the steady state autovacuum reaches on its own
+            db.execute("VACUUM ANALYZE")
         result.update(measure(args.polls))
     finally:
         from django.db import connections

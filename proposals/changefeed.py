@@ -40,8 +40,10 @@ backfilled with the same transaction numbers.
 **Cost.** A poll reads the log rows of the transactions that finished since the last one, by an
 index range scan on (``txid``, ``id``), then fetches the history rows it serves by id: what it
 returns, however long the history. A poll when no transaction has finished since asks only for
-the horizon. A page inside a window holding more than a page of changes (a large import) reads
-that window's remaining log rows from the index to sort them.
+the horizon. The rest of a window already begun (a large import, paged) is read by walking the
+primary key from the cursor. A first request's window is the whole log, walked the same way;
+the first page of a new window holding more than a page (an import that just finished) sorts
+that window's log rows once.
 
 Limits, stated so nobody relies on more: the log of history written before it existed was
 backfilled from ``xmin`` (the low 32 bits of the writing transaction's number, widened to 64),

@@ -15,6 +15,7 @@ class ProposalsConfig(AppConfig):
 
         derived.connect()
         post_migrate.connect(_restore_search_index, sender=self)
+        post_migrate.connect(_restore_change_log_triggers, sender=self)
 
 
 def _restore_search_index(*, using: str = "default", **kwargs: Any) -> None:
@@ -23,3 +24,10 @@ def _restore_search_index(*, using: str = "default", **kwargs: Any) -> None:
     from proposals import fulltext
 
     fulltext.ensure_sqlite_index(connections[using])
+
+
+def _restore_change_log_triggers(*, using: str = "default", **kwargs: Any) -> None:
+    # Likewise for the triggers that write the change log (proposals.changefeed).
+    from proposals import changefeed
+
+    changefeed.ensure_sqlite_triggers(connections[using])

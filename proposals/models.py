@@ -979,3 +979,46 @@ class Citation(TimestampedModel):
     @property
     def target(self) -> Measure | Event | Position | None:
         return self.measure or self.event or self.position
+
+
+class ChangeLog(models.Model):
+    """One row per audit-history row of the tables the change feed serves, in the order written.
+
+    Written only by database triggers on the history tables (migration ``0007_change_log``), in
+    the transaction that writes the history row, whatever wrote it: a save, a bulk operation, a
+    revert, raw SQL. ``txid`` is the writing transaction's 64-bit number on PostgreSQL
+    (``pg_current_xact_id()``, the top-level transaction's even inside a savepoint) and 0 on
+    SQLite, where writers hold the write lock from their first write to their commit, so ids
+    follow commit order. See ``proposals.changefeed`` for how the feed reads it.
+
+    A migration that rebuilds a history table on SQLite (Django's way of altering most columns
+    there) drops its trigger: ``tests/proposals/api/test_changes.py`` checks every table still
+    has one.
+    """
+
+    class Table(models.TextChoices):
+        MEASURES = "measures"
+        ACTORS = "actors"
+        SOURCES = "sources"
+        EVENTS = "events"
+        POSITIONS = "positions"
+        CITATIONS = "citations"
+
+    id = models.BigAutoField(primary_key=True)
+    table = models.CharField(max_length=16, choices=Table.choices)
+    history_id = models.BigIntegerField()
+    txid = models.BigIntegerField()
+    at = models.DateTimeField(help_text="The history row's ``history_date``.")
+
+    class Meta:
+        # No uniqueness on (table, history_id): a history row deleted and written again under
+        # its old id is a second write, logged again.
+        indexes = [
+            # The poll: a range of transaction numbers, read in id order.
+            models.Index(fields=["txid", "id"], name="changelog_txid_id"),
+            # A first request from a date-time.
+            models.Index(fields=["at"], name="changelog_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table} #{self.history_id}"

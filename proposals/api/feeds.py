@@ -34,7 +34,7 @@ from proposals.api.serializers import current_positions
 from proposals.api.streaming import streamed
 from proposals.changefeed import (
     ACTIONS,
-    CURSOR_PREFIX,
+    CURSOR_PREFIXES,
     TABLES,
     Cursor,
     InvalidCursor,
@@ -450,22 +450,22 @@ class FeedPositionParam(params.InstantParam):
             return None
         if len(str(value)) > 4000:
             raise forms.ValidationError(self.error_messages["cursor"], code="cursor")
-        if not str(value).startswith(CURSOR_PREFIX):
+        if not str(value).startswith(CURSOR_PREFIXES):
             since = super().to_python(value)
             return None if since is None else Cursor(since=since)
         try:
             cursor = Cursor.decode(str(value))
         except InvalidCursor:
             raise forms.ValidationError(self.error_messages["cursor"], code="unknown") from None
-        numbers = [cursor.start, cursor.end, *cursor.seen.values()]
-        if not all(0 <= number <= params.INT64_MAX for number in numbers):
+        if not all(0 <= number <= params.INT64_MAX for number in cursor.numbers):
             raise forms.ValidationError(self.error_messages["cursor"], code="unknown")
         return cursor
 
     def schema(self) -> dict[str, Any]:
         # A cursor this feed did not make (its prefix, then anything) is a 404: it names no
         # position in the feed.
-        cursor = {"type": "string", "pattern": f"^{re.escape(CURSOR_PREFIX)}", "maxLength": 4000}
+        prefixes = "|".join(re.escape(prefix) for prefix in CURSOR_PREFIXES)
+        cursor = {"type": "string", "pattern": f"^({prefixes})", "maxLength": 4000}
         return {"anyOf": [super().schema(), cursor]}
 
 
@@ -518,15 +518,17 @@ class ChangesView(APIView):
         summary="What changed: creations, updates and deletions, in commit order",
         description=(
             "Every create, update and delete of measures, actors, events, positions, citations "
-            "and sources, from the audit history, oldest first: each table in the order its "
-            "rows were written, tables interleaved by time (`at`).\n\n"
+            "and sources, from the audit history, oldest first, in the order they were written "
+            "(whatever wrote them: the API, the admin, an import, a script).\n\n"
             "**Keeping in sync.** Start with `since` = an ISO 8601 date-time (or nothing, for "
             "the whole history). Each page returns `next_cursor`: **store it** and pass it as "
             "`since` on the next call. Following the cursors delivers every change exactly "
             "once — none skipped, none repeated — even when writes commit concurrently or share "
             "a timestamp: a change is served only after every transaction that began before "
             "it has finished, so the feed may lag a running write by its duration. While "
-            "`has_more` is true, ask again at once; otherwise poll later with the same cursor.\n\n"
+            "`has_more` is true, ask again at once; otherwise poll later with the same cursor: "
+            "a poll costs what it returns, however long the history. Cursors issued before "
+            "the change log existed (`c1.`) keep working.\n\n"
             "A page covers at most `page_size` changes but may list fewer, since saves that "
             "changed nothing are skipped; an empty page with `has_more` true is possible."
         ),

@@ -7,7 +7,9 @@ only once the transaction that made it has finished, as a client would see it.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -17,11 +19,12 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from proposals.changefeed import Cursor, changes_since
-from proposals.models import Actor, Category, Measure
+from proposals.changefeed import TABLES, Cursor, changes_since
+from proposals.models import Actor, Category, ChangeLog, Measure
 from tests.factories import (
     ActorFactory,
     CitationFactory,
@@ -412,16 +415,179 @@ def test_a_page_takes_the_same_queries_at_any_size(
     # Counted on the feed itself: the view adds no query of its own, and what middleware or
     # throttling may add is not this feed's to count.
     # PostgreSQL only: the oldest running transaction. Then, in both databases: the pending
-    # history rows of measures, actors, sources, events, positions and citations (six); the
-    # previous versions of the updated measures, and of the updated actors; the categories of
-    # those measure versions; the slugs and codes that name the events' and positions' measures
-    # and actors.
-    expected = 11 + (connection.vendor == "postgresql")
+    # change-log rows; the history rows they point at in measures, actors, sources, events,
+    # positions and citations (six); the previous versions of the updated measures, and of the
+    # updated actors; the categories of those measure versions; the slugs and codes that name
+    # the events' and positions' measures and actors.
+    expected = 12 + (connection.vendor == "postgresql")
     with django_assert_num_queries(expected):
         page = changes_since(Cursor(), limit=1000)
     # Per size: a measure created, given its categories and renamed; an actor created and
     # renamed; an event, a position, a source and a citation created.
     assert len(page.changes) == size * 9
+
+
+# --- the change log: every write path, rollbacks, old cursors, the backfill ---------------------
+
+
+def history_of(table: str) -> Any:
+    return TABLES[table].history.model  # type: ignore[attr-defined]
+
+
+RAW_SQL_TABLES = [
+    ("measures", lambda: MeasureFactory.create(slug="m"), "m"),
+    ("actors", lambda: ActorFactory.create(code="USA"), "USA"),
+    ("sources", lambda: SourceFactory.create(url="https://example.org/a"), "https://example.org/a"),
+    (
+        "events",
+        lambda: EventFactory.create(
+            measure=MeasureFactory.create(slug="m"), kind="signed", date="2000-01-01"
+        ),
+        "m/signed/2000-01-01/-",
+    ),
+    (
+        "positions",
+        lambda: PositionFactory.create(
+            measure=MeasureFactory.create(slug="m"),
+            actor=ActorFactory.create(code="JPN"),
+            date="2001-01-01",
+        ),
+        "m/JPN/2001-01-01",
+    ),
+    ("citations", lambda: CitationFactory.create(), None),
+]
+
+
+@pytest.mark.parametrize(("table", "make", "key"), RAW_SQL_TABLES)
+def test_a_history_row_written_by_raw_sql_is_served(
+    anonymous: APIClient, table: str, make: Callable[[], Any], key: str | None
+) -> None:
+    """No Python runs for this write: the database logs it (and so every table has its
+    trigger, which a migration that rebuilds the table on SQLite would silently drop)."""
+    obj = make()
+    cursor = feed(anonymous)["next_cursor"]
+    history = history_of(table)
+    quote = connection.ops.quote_name
+    columns = [f.column for f in history._meta.concrete_fields if f.column != "history_id"]
+    values = [
+        {"history_type": "'-'", "history_date": "%s"}.get(column, quote(column))
+        for column in columns
+    ]
+    # Only the model's own quoted table and column names go into the text; values are bound.
+    sql = (
+        f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM {quote(history._meta.db_table)} WHERE history_id = %s"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [timezone.now(), history.objects.filter(id=obj.pk).latest().history_id])
+
+    results = feed(anonymous, since=cursor)["results"]
+
+    assert [(e["table"], e["id"], e["key"], e["action"]) for e in results] == [
+        (table, obj.pk, key, "deleted")
+    ]
+
+
+def test_a_change_rolled_back_leaves_nothing_in_the_log(anonymous: APIClient) -> None:
+    ActorFactory.create(code="USA")
+    logged = ChangeLog.objects.count()
+    cursor = feed(anonymous)["next_cursor"]
+
+    def abandoned_change() -> None:
+        with transaction.atomic():
+            ActorFactory.create(code="RUS")
+            assert ChangeLog.objects.count() == logged + 1  # written with the change...
+            raise RuntimeError("abandoned")
+
+    with pytest.raises(RuntimeError, match="abandoned"):
+        abandoned_change()
+
+    assert ChangeLog.objects.count() == logged  # ...and gone with it
+    assert feed(anonymous, since=cursor)["results"] == []
+
+
+def test_a_logged_change_whose_history_row_is_gone_is_skipped(anonymous: APIClient) -> None:
+    ActorFactory.create(code="USA")
+    ActorFactory.create(code="RUS")
+    Actor.history.filter(code="USA").delete()
+
+    page = feed(anonymous)
+
+    assert summary(page["results"]) == [("actors", "RUS", "created")]
+    assert feed(anonymous, since=page["next_cursor"])["results"] == []
+
+
+def horizon_now() -> int:
+    if connection.vendor != "postgresql":
+        return 1
+    with connection.cursor() as db:
+        db.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return int(db.fetchone()[0])
+
+
+def test_a_cursor_issued_before_the_change_log_still_resumes_exactly(
+    anonymous: APIClient,
+) -> None:
+    usa = ActorFactory.create(code="USA")
+    ActorFactory.create(code="RUS")
+    # As the feed wrote them before the log: the window, and the last history id served per
+    # table (here: USA served, RUS not yet).
+    body = {"b": 0, "e": horizon_now(), "s": {"actors": usa.history.get().history_id}}
+    old = "c1." + base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+    ActorFactory.create(code="CHN")
+
+    page = feed(anonymous, since=old)
+
+    assert summary(page["results"]) == [("actors", "RUS", "created"), ("actors", "CHN", "created")]
+    assert page["next_cursor"].startswith("c2.")
+    assert feed(anonymous, since=page["next_cursor"])["results"] == []
+
+
+def migrate(executor: MigrationExecutor, targets: list[tuple[str, str]]) -> MigrationExecutor:
+    executor.migrate(targets)
+    return MigrationExecutor(connection)  # a fresh graph, as the next `migrate` would load
+
+
+def test_the_migration_backfills_the_log_from_the_history_in_the_feeds_order(
+    anonymous: APIClient, author: User
+) -> None:
+    executor = MigrationExecutor(connection)
+    log_migration = ("proposals", "0007_change_log")
+    before = [
+        parent.key
+        for parent in executor.loader.graph.node_map[log_migration].parents
+        if parent.key[0] == "proposals"
+    ]
+    executor = migrate(executor, before)  # no log, no triggers: history as it was
+    try:
+        busy_history(author)
+    finally:
+        executor = migrate(executor, executor.loader.graph.leaf_nodes())
+
+    assert ChangeLog.objects.count() == sum(history_of(table).objects.count() for table in TABLES)
+    # The order the feed served the same history in before the log existed.
+    assert summary(follow(anonymous, page_size=3)) == [
+        ("actors", "USA", "created"),
+        ("actors", "RUS", "created"),
+        ("sources", "https://example.org/treaty", "created"),
+        ("measures", "inf-treaty", "created"),
+        ("measures", "inf-treaty", "updated"),
+        ("positions", "inf-treaty/USA/2019-02-01", "created"),
+        ("citations", None, "created"),
+        ("events", "inf-treaty/signed/1987-12-08/-", "created"),
+        ("measures", "inf-treaty", "updated"),
+        ("measures", "new-start", "created"),
+        ("measures", "new-start", "updated"),
+        ("positions", "new-start/RUS/2023-02-21", "created"),
+        ("measures", "inf-treaty", "updated"),
+        ("measures", "inf-treaty", "updated"),
+        ("sources", "https://example.org/treaty", "updated"),
+        ("positions", "new-start/RUS/2023-02-21", "deleted"),
+        ("measures", "new-start", "deleted"),
+    ]
+    # And the triggers are back: a change after the backfill is logged and served.
+    ActorFactory.create(code="CHN")
+    assert summary(follow(anonymous, page_size=100))[-1] == ("actors", "CHN", "created")
 
 
 # --- concurrent writers (PostgreSQL: transactions commit in any order) --------------------------
@@ -526,3 +692,57 @@ def test_a_change_waits_while_an_older_transaction_runs(
     page = feed(anonymous, since=held["next_cursor"])
     # One window now holds both, each table in the order its rows were written.
     assert summary(page["results"]) == [("actors", "RUS", "created"), ("actors", "USA", "created")]
+
+
+def test_rows_written_in_a_savepoint_carry_the_outer_transaction_number(
+    postgres_only: None,
+) -> None:
+    with transaction.atomic():
+        with connection.cursor() as db:
+            db.execute("SELECT pg_current_xact_id()::text::bigint")
+            (outer,) = db.fetchone()
+        ActorFactory.create(code="USA")  # factories write inside a savepoint
+        with transaction.atomic():
+            ActorFactory.create(code="RUS")
+
+    assert list(ChangeLog.objects.values_list("txid", flat=True)) == [outer, outer]
+
+
+def test_a_late_transaction_paged_one_change_at_a_time_arrives_whole_and_in_order(
+    anonymous: APIClient, writers: tuple[Writer, Writer]
+) -> None:
+    a, b = writers
+    a.do(take_transaction_id)  # A is older and commits last
+    b.do(take_transaction_id)
+    for code in ("USA", "RUS"):
+        a.do(add_actor(code))
+        b.do(add_actor(code + "X"))
+    b.commit()
+    held = follow(anonymous, page_size=1)
+    assert held == []  # A, older, is still running
+
+    a.do(add_actor("CHN"))
+    a.commit()
+    ActorFactory.create(code="FRA")  # a later transaction, for the next window
+    entries = held + follow(anonymous, page_size=1)
+
+    # One window holds A and B, in the order their rows were written; then the next.
+    assert [e["key"] for e in entries] == ["USA", "USAX", "RUS", "RUSX", "CHN", "FRA"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
+def test_a_change_log_trigger_lost_in_a_table_rebuild_comes_back_after_migrating() -> None:
+    from django.core.management import call_command
+
+    from proposals.changefeed import ensure_sqlite_triggers
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER changelog_events")  # as an ALTER TABLE rebuild would
+    EventFactory()
+    assert not ChangeLog.objects.filter(table="events").exists()
+
+    call_command("migrate", verbosity=0)  # the post_migrate handler puts it back
+
+    assert ensure_sqlite_triggers(connection) == []  # nothing left missing
+    EventFactory()
+    assert ChangeLog.objects.filter(table="events").count() == 1

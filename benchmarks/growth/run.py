@@ -254,6 +254,9 @@ def service_env(url: str, var: str) -> dict[str, str]:
         "DJANGO_LOG_LEVEL": "WARNING",
         "DATABASE_CONN_MAX_AGE": "3600",
         "TRACKER_API_ANON_RATE": "off",
+        # Every request builds its answer: repeated identical requests are what this times, and
+        # the cache of rendered list pages would answer them from memory.
+        "TRACKER_API_LIST_CACHE_MB": "0",
         "TRACKER_VAR_DIR": var,
         "DATABASE_URL": url,
     }

@@ -71,6 +71,7 @@ def main(argv: list[str]) -> None:
             "DJANGO_DEBUG": "false",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "TRACKER_API_ANON_RATE": "off",
+            "TRACKER_API_LIST_CACHE_MB": "0",  # each search runs; none answered from memory
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_LOG_LEVEL": "WARNING",
         }

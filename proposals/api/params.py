@@ -128,7 +128,14 @@ class InstantParam(Parameter, forms.Field):
             raise forms.ValidationError(
                 self.error_messages["no_such_time"], code="no_such_time", params={"value": text}
             ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+        if not parsed.tzinfo:
+            return parsed.replace(tzinfo=datetime.UTC)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows (up to ±23:59).
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:  # before year 1 or after 9999 in UTC: as far as time goes there
+            extreme = datetime.datetime.min if parsed.year == 1 else datetime.datetime.max
+            return extreme.replace(tzinfo=datetime.UTC)
 
     def schema(self) -> dict[str, Any]:
         return {"type": "string", "format": "date-time"}

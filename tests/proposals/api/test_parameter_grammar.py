@@ -48,6 +48,16 @@ from tests.factories import (
             "2024-05-01T12:00 02:00",
             datetime.datetime(2024, 5, 1, 10, tzinfo=datetime.UTC),
         ),
+        (  # any offset ISO 8601 allows, though PostgreSQL takes only up to ±15:59
+            params.InstantParam(),
+            "0515-04-21T09:25:38.1-19:38",
+            datetime.datetime(515, 4, 22, 5, 3, 38, 100000, tzinfo=datetime.UTC),
+        ),
+        (  # before year 1 in UTC: the earliest instant there is
+            params.InstantParam(),
+            "0001-01-01T00:00:00+05:00",
+            datetime.datetime.min.replace(tzinfo=datetime.UTC),
+        ),
         (params.IntegerParam(), str(params.INT64_MAX), params.INT64_MAX),
         (params.BooleanParam(), "FALSE", False),
         (params.BooleanParam(), "1", True),

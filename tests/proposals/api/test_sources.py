@@ -251,3 +251,16 @@ def test_checked_at_is_rfc3339_utc(anonymous: APIClient) -> None:
     )
     body = anonymous.get(f"{URL}{check.source_id}/checks/").json()
     assert body["results"][0]["checked_at"] == "2024-03-01T12:30:00Z"
+
+
+@pytest.mark.parametrize(
+    "instant",
+    ["0515-04-21T09:25:38.1-19:38", "2024-05-01T00:00:00+23:59", "0001-01-01T00:00+01:00"],
+)
+def test_a_date_time_with_any_offset_filters_without_error(
+    anonymous: APIClient, instant: str
+) -> None:
+    SourceFactory(last_checked_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    response = anonymous.get(URL, {"checked_since": instant})
+    assert response.status_code == 200
+    assert response.json()["count"] == 1  # each instant is before the check

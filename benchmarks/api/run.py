@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -52,13 +51,16 @@ if __package__ in (None, ""):
 from benchmarks.harness import (
     RESULTS,
     ROOT,
-    VENV,
     add_database_options,
     check_database_option,
     database_url,
     free_port,
+    gunicorn_command,
     in_project_venv,
     recreate_database,
+    service_env,
+    start_server,
+    stop,
 )
 
 API_PATH = "/api/v1/measures/"
@@ -161,41 +163,11 @@ def queries_per_request() -> dict[str, int]:
 def start_gunicorn(
     args: argparse.Namespace, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
-    command = [
-        str(VENV / "bin" / "gunicorn"),
-        "config.wsgi:application",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "sync",
-        "--bind",
-        f"127.0.0.1:{args.port}",
-        "--log-level",
-        "warning",
-    ]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}; see {log.relative_to(ROOT)}")
-        try:
-            if get(args.port, "/health/")[0] == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    sys.exit(f"gunicorn did not answer within a minute; see {log.relative_to(ROOT)}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    command = gunicorn_command(args.port, args.workers, "--worker-class", "sync")
+    command += ["--log-level", "warning"]
+    return start_server(
+        command, env=env, log=log, ready=lambda _: get(args.port, "/health/")[0] == 200
+    )
 
 
 class CPUMeter:
@@ -537,25 +509,17 @@ def main(argv: list[str]) -> None:
 
     with tempfile.TemporaryDirectory(prefix="tracker-bench-") as var:
         (Path(var) / "static").mkdir()
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "benchmarks.api.settings",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_LOG_LEVEL": "WARNING",
+        env = service_env(
+            database_url(args.server, args.database),
+            var,
+            DJANGO_SETTINGS_MODULE="benchmarks.api.settings",
             # Each worker keeps its database connection for the whole run, so that the CPU of
             # its backend can be attributed (the default, 60 s, reconnects once a minute).
-            "DATABASE_CONN_MAX_AGE": "3600",
-            "TRACKER_API_ANON_RATE": "off",
-            # The page is built on every request, as the hand-written view builds it, not answered
-            # from the cache of rendered list pages.
-            "TRACKER_API_LIST_CACHE_MB": "0",
-            "TRACKER_VAR_DIR": var,
-            "DATABASE_URL": database_url(args.server, args.database),
-        }
-        env.pop("REDIS_URL", None)  # the default local setup: no Redis
+            DATABASE_CONN_MAX_AGE="3600",
+            # The page is built on every request, as the hand-written view builds it, not
+            # answered from the cache of rendered list pages.
+            TRACKER_API_LIST_CACHE_MB="0",
+        )
         os.environ.update(env)
         print(f"creating {args.database} with {args.measures} measures …", flush=True)
         recreate_database(args.server, args.database)

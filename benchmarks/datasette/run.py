@@ -43,7 +43,6 @@ import argparse
 import datetime
 import json
 import os
-import secrets
 import shutil
 import sqlite3
 import statistics
@@ -64,11 +63,18 @@ from benchmarks.api.run import (
     get,
     machine,
     start_gunicorn,
-    stop,
     wrk,
 )
 from benchmarks.datasette import queries
-from benchmarks.harness import RESULTS, ROOT, free_port, in_project_venv
+from benchmarks.harness import (
+    RESULTS,
+    ROOT,
+    free_port,
+    in_project_venv,
+    service_env,
+    start_server,
+    stop,
+)
 
 HERE = Path(__file__).resolve().parent
 DATASETTE_VENV = HERE / ".venv"
@@ -206,20 +212,14 @@ def start_datasette(
 ) -> subprocess.Popen[bytes]:
     command = [str(python), str(HERE / "serve.py"), "--port", str(port)]
     command += ["--workers", str(workers)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=HERE, env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"Datasette exited with {process.returncode}; see {log}")
-        try:
-            if get(port, "/-/versions.json")[0] == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    sys.exit(f"Datasette did not answer within a minute; see {log}")
+    return start_server(
+        command,
+        env=env,
+        log=log,
+        cwd=HERE,
+        what="Datasette",
+        ready=lambda _: get(port, "/-/versions.json")[0] == 200,
+    )
 
 
 class WorkerMeter:
@@ -408,21 +408,12 @@ def main(argv: list[str]) -> None:
     file = Path(var) / queries.FILE_NAME
     metadata = Path(var) / "metadata.json"
     metadata.write_text(json.dumps(queries.metadata(), indent=2))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "TRACKER_API_ANON_RATE": "off",
-        "TRACKER_VAR_DIR": var,
-        "DATABASE_URL": f"sqlite:///{file}",
-        "BENCH_DATASETTE_FILE": str(file),
-        "BENCH_DATASETTE_METADATA": str(metadata),
-    }
-    env.pop("REDIS_URL", None)  # the default local setup: no Redis
+    env = service_env(
+        f"sqlite:///{file}",
+        var,
+        BENCH_DATASETTE_FILE=str(file),
+        BENCH_DATASETTE_METADATA=str(metadata),
+    )
     os.environ.update(env)
     print(f"generating {file.name} with {args.measures} measures …", flush=True)
     facts = prepare(args)

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import platform
-import secrets
 import statistics
 import subprocess
 import sys
@@ -63,8 +62,12 @@ from benchmarks.harness import (
     VENV,
     database_url,
     free_port,
+    gunicorn_command,
     in_project_venv,
     recreate_database,
+    service_env,
+    start_server,
+    stop,
 )
 
 API = "/api/v1"
@@ -243,27 +246,6 @@ class Size:
     queries: dict[str, int] = field(default_factory=dict)
 
 
-def service_env(url: str, var: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "DATABASE_CONN_MAX_AGE": "3600",
-        "TRACKER_API_ANON_RATE": "off",
-        # Every request builds its answer: repeated identical requests are what this times, and
-        # the cache of rendered list pages would answer them from memory.
-        "TRACKER_API_LIST_CACHE_MB": "0",
-        "TRACKER_VAR_DIR": var,
-        "DATABASE_URL": url,
-    }
-    env.pop("REDIS_URL", None)  # the default local setup: no Redis
-    return env
-
-
 def in_child(size: Size, *extra: str) -> Any:
     command = [str(VENV / "bin" / "python"), str(Path(__file__).resolve()), *extra]
     done = subprocess.run(command, cwd=ROOT, env=size.env, capture_output=True, text=True)
@@ -288,33 +270,17 @@ def get(port: int, path: str, timeout: float) -> tuple[int, bytes, float]:
 
 def start_gunicorn(size: Size, log: Path, workers: int) -> None:
     size.port = free_port()
-    command = [str(VENV / "bin" / "gunicorn"), "config.wsgi:application"]
-    command += ["--workers", str(workers), "--worker-class", "sync"]
-    command += ["--bind", f"127.0.0.1:{size.port}", "--log-level", "warning"]
-    with log.open("ab") as out:
-        size.server = subprocess.Popen(command, cwd=ROOT, env=size.env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if size.server.poll() is not None:
-            sys.exit(f"gunicorn exited with {size.server.returncode}; see {log}")
-        try:
-            if get(size.port, "/health/", 5)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"gunicorn did not answer within a minute; see {log}")
+    command = gunicorn_command(size.port, workers, "--worker-class", "sync")
+    command += ["--log-level", "warning"]
+    port = size.port
+    size.server = start_server(
+        command, env=size.env, log=log, ready=lambda _: get(port, "/health/", 5)[0] == 200
+    )
 
 
-def stop(size: Size) -> None:
-    if size.server is None:
-        return
-    size.server.terminate()
-    try:
-        size.server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        size.server.kill()
-        size.server.wait()
+def stop_server(size: Size) -> None:
+    if size.server is not None:
+        stop(size.server)
 
 
 def feed_end(size: Size, timeout: float) -> str:
@@ -469,7 +435,22 @@ def main(argv: list[str]) -> None:
         sizes = []
         for name, build in names:
             url = database_url(args.server, name)
-            sizes.append(Size(name, bool(build), url, service_env(url, var)))
+            sizes.append(
+                Size(
+                    name,
+                    bool(build),
+                    url,
+                    service_env(
+                        url,
+                        var,
+                        DATABASE_CONN_MAX_AGE="3600",
+                        # Every request builds its answer: repeated identical requests are what
+                        # this times, and the cache of rendered list pages would answer them
+                        # from memory.
+                        TRACKER_API_LIST_CACHE_MB="0",
+                    ),
+                )
+            )
         load_before = os.getloadavg()
         try:
             for size, (_, build) in zip(sizes, names, strict=True):
@@ -491,7 +472,7 @@ def main(argv: list[str]) -> None:
             load_after = os.getloadavg()
         finally:
             for size in sizes:
-                stop(size)
+                stop_server(size)
             if not args.keep_database:
                 for size in sizes:
                     if size.built:

@@ -37,7 +37,6 @@ import http.client
 import json
 import os
 import platform
-import secrets
 import statistics
 import subprocess
 import sys
@@ -52,14 +51,16 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.harness import (
     RESULTS,
-    ROOT,
-    VENV,
     add_database_options,
     check_database_option,
     database_url,
     free_port,
+    gunicorn_command,
     in_project_venv,
     recreate_database,
+    service_env,
+    start_server,
+    stop,
 )
 
 TABLES = ("actors", "sources", "measures", "events", "positions", "citations")
@@ -124,42 +125,15 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
 def start_gunicorn(
     args: argparse.Namespace, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
-    command = [
-        str(VENV / "bin" / "gunicorn"),
-        "config.wsgi:application",
-        "-c",
-        "config/gunicorn.py",
-        "--workers",
-        str(args.workers),
-        "--timeout",
-        str(args.timeout),
-        "--bind",
-        f"127.0.0.1:{args.port}",
-    ]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}; see {log}")
-        try:
-            up = request(args.port, "/health/live/")["status"] == 200
-            if up and len(workers(process.pid)) == args.workers:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    sys.exit(f"gunicorn did not answer within a minute; see {log}")
+    command = gunicorn_command(
+        args.port, args.workers, "-c", "config/gunicorn.py", "--timeout", str(args.timeout)
+    )
 
+    def ready(process: subprocess.Popen[bytes]) -> bool:
+        up = request(args.port, "/health/live/")["status"] == 200
+        return up and len(workers(process.pid)) == args.workers
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return start_server(command, env=env, log=log, ready=ready)
 
 
 def workers(master: int) -> list[int]:
@@ -310,19 +284,7 @@ def main(argv: list[str]) -> None:
 
     with tempfile.TemporaryDirectory(prefix="tracker-bench-") as var:
         (Path(var) / "static").mkdir()
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_LOG_LEVEL": "WARNING",
-            "TRACKER_API_ANON_RATE": "off",
-            "TRACKER_VAR_DIR": var,
-            "DATABASE_URL": database_url(args.server, name),
-        }
-        env.pop("REDIS_URL", None)  # the default local setup: no Redis
+        env = service_env(database_url(args.server, name), var)
         os.environ.update(env)
         if not args.existing:
             print(f"creating {name} with {args.measures} measures …", flush=True)

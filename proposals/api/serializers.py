@@ -472,15 +472,30 @@ CITATIONS_HELP = (
 # === measures ====================================================================================
 
 
-class MeasureEventSerializer(serializers.ModelSerializer[Event]):
+class NestedFactSerializer(serializers.ModelSerializer[Any]):
+    """What an event and a position inside their measure share: the optional ``id``, the
+    citations, the defaults and the date's check against the stored precision."""
+
+    id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
+    citations = CitedSerializer(many=True, required=False, help_text=CITATIONS_HELP)
+
+    # What every nested fact defaults to when a write leaves it out.
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
+        "date_precision": {"default": "day"},
+        "certainty": {"default": "confirmed"},
+    }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return date_against_stored_precision(self, attrs)
+
+
+class MeasureEventSerializer(NestedFactSerializer):
     """An event inside its measure: with ``id`` a write updates that event, without one it is
     created."""
 
-    id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
     actor = ActorCodeField(
         allow_null=True, required=False, default=None, help_text="Empty: the measure as a whole."
     )
-    citations = CitedSerializer(many=True, required=False, help_text=CITATIONS_HELP)
 
     class Meta:
         model = Event
@@ -497,14 +512,10 @@ class MeasureEventSerializer(serializers.ModelSerializer[Event]):
         )
         validators: ClassVar[list[Any]] = []
         extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
-            "date_precision": {"default": "day"},
+            **NestedFactSerializer.DEFAULTS,
             "scope_note": {"default": ""},
-            "certainty": {"default": "confirmed"},
             "description": {"default": ""},
         }
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return date_against_stored_precision(self, attrs)
 
 
 class MeasureEventSummarySerializer(MeasureEventSerializer):
@@ -522,12 +533,10 @@ class MeasureEventSummarySerializer(MeasureEventSerializer):
         )
 
 
-class MeasurePositionSerializer(serializers.ModelSerializer[Position]):
+class MeasurePositionSerializer(NestedFactSerializer):
     """A position inside its measure (``id`` as for events)."""
 
-    id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
     actor = ActorCodeField()
-    citations = CitedSerializer(many=True, required=False, help_text=CITATIONS_HELP)
 
     class Meta:
         model = Position
@@ -543,13 +552,9 @@ class MeasurePositionSerializer(serializers.ModelSerializer[Position]):
         )
         validators: ClassVar[list[Any]] = []
         extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
-            "date_precision": {"default": "day"},
+            **NestedFactSerializer.DEFAULTS,
             "quote": {"default": ""},
-            "certainty": {"default": "confirmed"},
         }
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return date_against_stored_precision(self, attrs)
 
 
 class CurrentPositionSerializer(serializers.Serializer[Any]):

@@ -39,7 +39,7 @@ from proposals.pictures.svg import (
     year_axis,
 )
 
-MAX_EVENTS = 500
+MAX_EVENTS = 300
 MAX_LANES = 60
 
 WIDTH = 960
@@ -205,6 +205,9 @@ def timeline_svg(timeline: Timeline) -> str:
         description=_description(timeline, every, start, end),
     )
     drawing.heading(f"Timeline of {timeline.title}")
+    # The days the axis covers, for whoever reads the picture as data.
+    drawing.root.set("data-start", start.isoformat())
+    drawing.root.set("data-end", end.isoformat())
     element(
         drawing.root,
         "text",

@@ -198,6 +198,7 @@ def read_timeline(slug: str) -> pictures.Timeline:
 
 class TimelineView(PictureView):
     @extend_schema(
+        operation_id="v1_measure_timeline_svg",
         summary="A measure's timeline, as a picture",
         description=(
             "An SVG picture of the measure's events by date: one lane for the measure itself "
@@ -234,6 +235,7 @@ class TimelineView(PictureView):
 
 class MatrixPictureView(PictureView, MatrixView):
     @extend_schema(
+        operation_id="v1_matrix_svg",
         summary="The stance matrix, as a heatmap picture",
         description=(
             "The page of `/api/v1/matrix/` with the same parameters (`as_of`, `actor`, "
@@ -327,6 +329,7 @@ HEALTH_DESCRIPTION = (
 
 class SourceHealthView(PictureView):
     @extend_schema(
+        operation_id="v1_source_health_svg",
         summary="One source's check outcomes by day, as a picture",
         description=f"An SVG picture of the source's checks over the last `days` days. "
         f"{HEALTH_DESCRIPTION}",
@@ -365,6 +368,7 @@ class SourceHealthView(PictureView):
 
 class SourcesHealthView(PictureView):
     @extend_schema(
+        operation_id="v1_sources_health_svg",
         summary="Every source's check outcomes by day, as a picture",
         description=f"An SVG picture of all checks over the last `days` days. {HEALTH_DESCRIPTION}",
         parameters=[*HealthParameters.openapi(), IF_NONE_MATCH],

@@ -132,7 +132,8 @@ NO_PARAMETERS_ERRORS = {(400, "application/json"): PARAMETER_ERRORS}
 
 
 class NoParameters(params.ParameterForm):
-    """An endpoint that takes no query parameter: any is refused, naming none."""
+    """The parameters of an endpoint that takes none (but ``format``, as every endpoint): any
+    other is refused."""
 
 
 def read_timeline(slug: str) -> pictures.Timeline:
@@ -160,20 +161,31 @@ def read_timeline(slug: str) -> pictures.Timeline:
             "scope_note",
             "actor__code",
             "actor__name",
+            named=True,
         )[: MAX_EVENTS + 1]
     )
     later, cut = 0, None
     if len(rows) > MAX_EVENTS:
         # Everything before the first day left out is drawn, so what the rules derive up to
         # there is what the whole history derives.
-        cut = rows[MAX_EVENTS][2]
-        rows = [row for row in rows if row[2] < cut]
+        cut = rows[MAX_EVENTS].date
+        rows = [row for row in rows if row.date < cut]
         later = Event.objects.filter(measure_id=measure["id"], date__gte=cut).count()
     events = []
-    for pk, kind, date, precision, certainty, note, code, name in rows:
-        if code is not None:
-            names[code] = name
-        events.append(pictures.TimelineEvent(pk, kind, date, precision, certainty, code, note))
+    for row in rows:
+        if row.actor__code is not None:
+            names[row.actor__code] = row.actor__name
+        events.append(
+            pictures.TimelineEvent(
+                id=row.id,
+                kind=row.kind,
+                date=row.date,
+                precision=row.date_precision,
+                certainty=row.certainty,
+                actor=row.actor__code,
+                scope_note=row.scope_note,
+            )
+        )
     successor_of = {}
     successors = Actor.objects.filter(successor__isnull=False).values_list(
         "code", "name", "successor__code", "successor__name"

@@ -67,6 +67,16 @@ KIND_LABELS = dict(Event.Kind.choices)
 _DAY = datetime.timedelta(days=1)
 
 
+def next_day(day: datetime.date) -> datetime.date:
+    """The day after ``day``; the last day there is stays itself."""
+    return day if day == datetime.date.max else day + _DAY
+
+
+def new_year_after(day: datetime.date) -> datetime.date:
+    """1 January of the year after ``day`` (the last day there is, in year 9999)."""
+    return datetime.date.max if day.year == datetime.MAXYEAR else datetime.date(day.year + 1, 1, 1)
+
+
 @dataclass(frozen=True)
 class TimelineEvent:
     id: int
@@ -131,14 +141,12 @@ def time_span(timeline: Timeline) -> tuple[datetime.date, datetime.date]:
     """The days the picture covers: whole years from the first event's to the year of today or
     of the last event's period, whichever is later; up to ``cut`` when events were left out."""
     if not timeline.events:
-        return datetime.date(timeline.today.year, 1, 1), datetime.date(
-            timeline.today.year + 1, 1, 1
-        )
+        return datetime.date(timeline.today.year, 1, 1), new_year_after(timeline.today)
     start = datetime.date(timeline.events[0].date.year, 1, 1)
     if timeline.cut is not None:
-        return start, max(timeline.cut, start + _DAY)
+        return start, max(timeline.cut, next_day(start))
     last = max(timeline.today, *(event.period_end for event in timeline.events))
-    return start, datetime.date(last.year + 1, 1, 1)
+    return start, new_year_after(last)
 
 
 def lanes(timeline: Timeline, end: datetime.date) -> list[Lane]:
@@ -153,7 +161,7 @@ def lanes(timeline: Timeline, end: datetime.date) -> list[Lane]:
     # Answers change only where an event's period begins or ends.
     boundaries = sorted(
         {e.date for e in timeline.events}
-        | {e.period_end + _DAY for e in timeline.events if e.precision != DatePrecision.DAY}
+        | {next_day(e.period_end) for e in timeline.events if e.precision != DatePrecision.DAY}
     )
     boundaries = [day for day in boundaries if day < end]
     measure_lane = Lane(None, "The measure as a whole")
@@ -359,7 +367,7 @@ def _marker(
         "rect",
         x=left,
         y=middle - BAR_HEIGHT / 2 - 3,
-        width=scale.x(min(event.period_end + _DAY, scale.end)) - left,
+        width=scale.x(min(next_day(event.period_end), scale.end)) - left,
         height=BAR_HEIGHT + 6,
         fill=WHITE,
         fill_opacity=0.3,

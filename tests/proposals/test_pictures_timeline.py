@@ -256,6 +256,23 @@ def test_hostile_names_are_escaped_and_the_picture_still_parses(anonymous: APICl
     assert tooltip(marker).endswith(": <b>&amp;</b>")
 
 
+def test_the_first_and_the_last_day_there_are_can_be_drawn(anonymous: APIClient) -> None:
+    measure = MeasureFactory.create(slug="forever")
+    EventFactory.create(measure=measure, kind="signed", date=D(1, 1, 1), date_precision="year")
+    EventFactory.create(measure=measure, kind="expired", date=D.max)
+
+    svg = parse(anonymous.get(URL.format("forever")))
+
+    (measure_lane,) = lanes(svg)
+    assert [m.get("data-date") for m in markers(measure_lane)] == ["0001-01-01", "9999-12-31"]
+    # The axis ends where the calendar does: the last day is its edge, with its marker on it.
+    assert [s[:3] for s in segments(measure_lane)] == [
+        ("uncertain", "0001-01-01", "0002-01-01"),
+        ("signed", "0002-01-01", "9999-12-31"),
+    ]
+    assert left(markers(measure_lane)[-1]) == pytest.approx(float(svg.get("width", "")) - 24)
+
+
 def test_an_unknown_measure_or_parameter_is_refused_in_json(anonymous: APIClient) -> None:
     MeasureFactory.create(slug="known")
 

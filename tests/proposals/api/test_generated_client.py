@@ -113,7 +113,7 @@ def test_every_generated_module_imports(client_package: ModuleType) -> None:
     operations = {name.rsplit(".", 1)[1] for name in names if ".api." in name}
     # One module per operation of the schema: creates and full updates included.
     assert {"v1_measures_create", "v1_positions_update", "v1_import_create"} <= operations
-    assert len(operations) == 46
+    assert len(operations) == 50
 
 
 # The server thread sees only committed rows.

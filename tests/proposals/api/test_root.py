@@ -46,6 +46,8 @@ def test_the_root_names_each_endpoint(anonymous: APIClient) -> None:
         "sources",
         "citations",
         "matrix",
+        "matrix_svg",
+        "sources_health_svg",
         "changes",
         "export",
         "import",

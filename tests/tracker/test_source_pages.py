@@ -170,7 +170,8 @@ def test_the_history_is_bounded(admin_client: Client) -> None:
     start = html.index('class="source-checks"')
     table = html[start : html.index("</table>", start)]
     assert table.count("<tr>") == 1 + 20  # the header and the newest 20
-    assert "2026-11-25" in table and "2026-11-05" not in table
+    assert "2026-11-25" in table
+    assert "2026-11-05" not in table
 
 
 def test_the_page_compares_the_last_two_checks(admin_client: Client) -> None:
@@ -183,7 +184,8 @@ def test_the_page_compares_the_last_two_checks(admin_client: Client) -> None:
     same = re.findall(r'<tr class="same"><th scope="row">([^<]+)</th>', diff)
     assert changed == ["outcome", "content hash", "bytes read"]
     assert same == ["HTTP status", "final URL"]
-    assert "0" * 16 in diff and "1" * 16 in diff
+    assert "0" * 16 in diff
+    assert "1" * 16 in diff
     assert "INF Treaty text" in diff  # the title the last refresh found
 
 
@@ -264,7 +266,8 @@ def test_check_now_on_the_page_queues_a_refresh_and_says_so(
     assert "Queued this source for a check" in response.content.decode()
     assert queued_sources(celery_app) == [source.pk]
     other.refresh_from_db()
-    assert other.next_check_at is not None and other.next_check_at > timezone.now()
+    assert other.next_check_at is not None
+    assert other.next_check_at > timezone.now()
 
 
 @pytest.mark.usefixtures("celery_app")

@@ -333,12 +333,12 @@ class SourceAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
 
     @admin.display(description="facts citing it")
     def citing_facts(self, obj: Source) -> SafeString | str:
-        citations = obj.citations.order_by("id")
-        rows = list(citations.values(*CITATION_COLUMNS)[: CITED_BY_SHOWN + 1])
+        rows = list(obj.citations.order_by("id").values(*CITATION_COLUMNS)[:CITED_BY_SHOWN])
         if not rows:
             return "Nothing cites this source."
-        total = len(rows) if len(rows) <= CITED_BY_SHOWN else citations.count()
-        facts = [_citing_fact(row) for row in rows[:CITED_BY_SHOWN]]
+        # Counted in the query that read the source (get_queryset).
+        total = int(getattr(obj, "citation_count", len(rows)))
+        facts = [_citing_fact(row) for row in rows]
         items = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',

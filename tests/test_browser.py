@@ -152,8 +152,20 @@ def test_the_source_pages_dashboard_and_token_page_run_under_the_policy(
     source = SourceFactory(health="changed")
     SourceCheckFactory.create_batch(2, source=source)
     CitationFactory(source=source)
+    SourceFactory(
+        url="https://www.example-ministry-of-foreign-affairs.gov/press/statements/2026/11/"
+        + "a-very-long-path-segment-" * 6,
+        title="",
+    )
     sign_in(browser, live_server, admin_user)
     watch(browser)
+    # A laptop's window: the source list fits without scrolling sideways.
+    browser.set_window_size(1366, 768)
+    browser.get(f"{live_server.url}/admin/tracker/source/")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "result_list"))
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth;"
+    )
     with_badges = [
         f"/admin/tracker/source/{source.pk}/change/",
         "/admin/tracker/source/",

@@ -16,6 +16,7 @@ from django.test import Client
 
 from proposals.models import Actor
 from tests.conftest import need
+from tests.factories import CitationFactory, SourceCheckFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,3 +141,52 @@ def test_the_admin_forms_work_under_the_policy(
     )
     assert chosen == str(created.pk)
     assert problems(browser) == []
+
+
+def test_the_source_pages_dashboard_and_token_page_run_under_the_policy(
+    browser: Any, live_server: Any, admin_user: User
+) -> None:
+    from django.urls import Resolver404, resolve
+    from selenium.webdriver.common.by import By
+
+    source = SourceFactory(health="changed")
+    SourceCheckFactory.create_batch(2, source=source)
+    CitationFactory(source=source)
+    SourceFactory(
+        url="https://www.example-ministry-of-foreign-affairs.gov/press/statements/2026/11/"
+        + "a-very-long-path-segment-" * 6,
+        title="",
+    )
+    sign_in(browser, live_server, admin_user)
+    watch(browser)
+    # A laptop's window: the source list fits without scrolling sideways.
+    browser.set_window_size(1366, 768)
+    browser.get(f"{live_server.url}/admin/tracker/source/")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "result_list"))
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth;"
+    )
+    with_badges = [
+        f"/admin/tracker/source/{source.pk}/change/",
+        "/admin/tracker/source/",
+        "/admin/dashboard/",
+    ]
+    for page in [*with_badges, "/admin/", "/admin/tokens/"]:
+        browser.get(f"{live_server.url}{page}")
+        wait_for(browser, lambda d: d.find_elements(By.ID, "content-main"))
+        if page in with_badges:
+            assert browser.find_elements(By.CSS_SELECTOR, ".badge"), page
+    browser.find_element(By.CSS_SELECTOR, "#make-token input[type=submit]").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "new-token-value"))
+
+    found = problems(browser)
+    # The health pictures are served by the API's picture routes; where those are not installed
+    # the images are missing, which is theirs to report, not the page's.
+    for picture in ("/api/v1/sources/health.svg", f"/api/v1/sources/{source.pk}/health.svg"):
+        try:
+            installed = "svg" in resolve(picture).route  # not a source id with a format suffix
+        except Resolver404:
+            installed = False
+        if not installed:
+            found = [problem for problem in found if picture not in problem]
+    assert found == []

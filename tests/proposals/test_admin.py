@@ -78,11 +78,12 @@ PAGES: list[tuple[str, Callable[[Measure], str], int]] = [
     ),
     ("citation changelist", lambda m: reverse("admin:proposals_citation_changelist"), 5),
     ("source changelist", lambda m: reverse("admin:tracker_source_changelist"), 5),
-    # + the source, the content type, its last checks (one sliced query)
+    # + the source (with its citation count), the content type, the first citations with what
+    # they cite (one joined query), its last checks (one sliced query)
     (
         "source change",
         lambda m: reverse("admin:tracker_source_change", args=[Source.objects.first().pk]),
-        5,
+        6,
     ),
     # + the measure and its categories, the history count and page, the categories of every
     # version on the page (one query), their parties (one query), the content type

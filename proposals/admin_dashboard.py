@@ -1,0 +1,111 @@
+"""The curation dashboard: sources by health, the latest failed checks, facts at risk and the
+top of the data-quality queue, on one admin page (``/admin/dashboard/``, linked first from the
+admin's index and from every page's header).
+
+A fixed number of queries whatever the size of the data: one for the health counts, one for the
+failures, and the data-quality queue's own (``proposals.quality``, read in ``_quality`` only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from proposals import quality
+from proposals.admin_quality import PERMISSION as QUALITY_PERMISSION
+from proposals.admin_quality import URL_NAME as QUALITY_URL_NAME
+from tracker.badges import health_badge, outcome_badge
+from tracker.models import Source, SourceCheck
+
+FAILURES_SHOWN = 15
+AT_RISK_SHOWN = 15
+QUALITY_SHOWN = 5
+# Outcomes that say the page could not be read as cited (the rest found it, moved or not).
+FAILING_OUTCOMES = (
+    SourceCheck.Outcome.GONE,
+    SourceCheck.Outcome.HTTP_ERROR,
+    SourceCheck.Outcome.NETWORK_ERROR,
+    SourceCheck.Outcome.BLOCKED,
+    SourceCheck.Outcome.TOO_LARGE,
+    SourceCheck.Outcome.FAILED,
+)
+# "At risk" is the data-quality rule's: every source a fact cites is broken or unreachable.
+AT_RISK_RULE = "all_sources_down"
+HEALTH_CHART_URL = "/api/v1/sources/health.svg"
+
+
+@dataclass(frozen=True)
+class HealthRow:
+    health: str
+    badge: SafeString
+    count: int
+    url: str
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    rules: list[tuple[str, str, int]]  # (rule id, title, findings), rules with findings only
+    total: int
+    top: list[tuple[quality.Finding, str]]  # (finding, admin link)
+    at_risk: list[tuple[quality.Finding, str]]
+    at_risk_total: int
+
+
+def _quality() -> QualitySummary:
+    """The one place the dashboard reads the data-quality queue."""
+    found = quality.findings()
+    tally = quality.counts(found)
+    at_risk = [finding for finding in found if finding.rule == AT_RISK_RULE]
+    return QualitySummary(
+        rules=[(rule.id, rule.title, tally[rule.id]) for rule in quality.RULES if tally[rule.id]],
+        total=len(found),
+        top=[(finding, quality.admin_path(finding)) for finding in found[:QUALITY_SHOWN]],
+        at_risk=[(finding, quality.admin_path(finding)) for finding in at_risk[:AT_RISK_SHOWN]],
+        at_risk_total=len(at_risk),
+    )
+
+
+def _sources_by_health() -> list[HealthRow]:
+    counts = dict(
+        Source.objects.order_by()
+        .values_list("health")
+        .annotate(n=Count("id"))
+        .values_list("health", "n")
+    )
+    changelist = reverse("admin:tracker_source_changelist")
+    return [
+        HealthRow(
+            value, health_badge(value), counts.get(value, 0), f"{changelist}?health__exact={value}"
+        )
+        for value in Source.Health.values
+    ]
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("tracker.view_source"):
+        raise PermissionDenied
+    failures = [
+        (check, outcome_badge(check.outcome))
+        for check in SourceCheck.objects.filter(outcome__in=FAILING_OUTCOMES)
+        .select_related("source")
+        .order_by("-checked_at", "-id")[:FAILURES_SHOWN]
+    ]
+    shows_quality = request.user.has_perm(QUALITY_PERMISSION)
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": "Curation dashboard",
+        "health": _sources_by_health(),
+        "failures": failures,
+        "quality": _quality() if shows_quality else None,
+        "quality_url": reverse(f"admin:{QUALITY_URL_NAME}"),
+        "health_chart_url": HEALTH_CHART_URL,
+    }
+    return TemplateResponse(request, "admin/dashboard.html", context)

@@ -1,6 +1,9 @@
 """The data-quality queue in the admin site: a page under the proposals app, listed on the
 admin index beside the models. It shows ``proposals.quality``'s findings with links to fix each.
 
+A page reads only the findings it shows (``quality.page``); the number of findings of every rule
+reads all the data, so it is shown only when the curator asks for it (``?counts=1``).
+
 There is no model behind it (a model would need a migration), so ``install`` adds its URL and
 its index entry to an admin site.
 """
@@ -12,10 +15,10 @@ from typing import Any
 
 from django.contrib.admin import AdminSite
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
+from django.utils.http import urlencode
 
 from proposals import quality
 
@@ -25,25 +28,45 @@ URL_NAME = "proposals_quality"
 PERMISSION = "proposals.view_event"
 
 
+def _page_number(raw: str | None) -> int:
+    """``?p=``: a page number; anything else is the first page."""
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) <= 10**9 else 1
+
+
 def quality_queue(site: AdminSite) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(PERMISSION):
             raise PermissionDenied
-        found = quality.findings()
-        tally = quality.counts(found)
         rule = request.GET.get("rule")
-        if rule not in tally:
+        if rule not in quality.RULE_IDS:
             rule = None
-        shown = [finding for finding in found if finding.rule == rule] if rule else found
-        page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("p"))
+        number = _page_number(request.GET.get("p"))
+        counted = bool(request.GET.get("counts"))
+        found = quality.page(
+            offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1, rules=[rule] if rule else ()
+        )
+        tally = quality.rule_counts() if counted else None
+
+        def link(**changes: Any) -> str:
+            query = {"rule": rule, "p": None, "counts": "1" if counted else None, **changes}
+            return "?" + urlencode({key: value for key, value in query.items() if value})
+
         context = {
             **site.each_context(request),
             "title": "Data-quality queue",
             "rule": rule,
-            "rules": [(r.id, r.title, tally[r.id]) for r in quality.RULES],
-            "total": len(found),
-            "page": page,
-            "rows": [(finding, quality.admin_path(finding)) for finding in page],
+            "rules": [
+                (r.id, r.title, tally[r.id] if tally else None, link(rule=r.id))
+                for r in quality.RULES
+            ],
+            "all_url": link(rule=None),
+            "counts_url": link(counts="1"),
+            "total": sum(tally.values()) if tally else None,
+            "shown": (tally[rule] if rule else sum(tally.values())) if tally else None,
+            "number": number,
+            "previous_url": link(p=number - 1 if number > 2 else None) if number > 1 else None,
+            "next_url": link(p=number + 1) if len(found) > PAGE_SIZE else None,
+            "rows": [(finding, quality.admin_path(finding)) for finding in found[:PAGE_SIZE]],
             "api_url": reverse("quality"),
         }
         return TemplateResponse(request, "admin/proposals/quality_queue.html", context)

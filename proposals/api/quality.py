@@ -1,18 +1,23 @@
 """``GET /api/v1/quality/``: the data-quality queue (``proposals.quality``) as a paged list,
-JSON or CSV, with the number of findings of every rule."""
+JSON or CSV; with ``counts=true``, also the number of findings of every rule.
+
+A page is read rule by rule with ``LIMIT``, so it costs what the page holds. Counting every rule
+costs what the whole data costs, so the counts are given only when asked for."""
 
 from __future__ import annotations
 
 import functools
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any
 
-from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from proposals import quality
 from proposals.api import params
@@ -47,6 +52,10 @@ class QualityParameters(params.ParameterForm):
     rule = params.ListParam(choices=quality.RULE_IDS, help_text="Only these rules.")
     measure = params.SlugParam(must_exist=True, help_text="Only findings about this measure.")
     actor = params.ActorCodeParam(must_exist=True, help_text="Only findings about this actor.")
+    counts = params.BooleanParam(
+        help_text="Also give `count` and `counts` (null otherwise). Counting evaluates every "
+        "rule over all the data, which a page does not, so it is slower on a large database."
+    )
     extra = PAGE_PARAMETERS
     extra_lists = ("fields",)
 
@@ -81,26 +90,47 @@ FINDING_FIELDS = list(FindingSerializer().fields)
 
 
 class QualityPageSerializer(serializers.Serializer[Any]):
-    count = serializers.IntegerField(help_text="Findings matching all the filters.")
+    count = serializers.IntegerField(
+        allow_null=True,
+        help_text="Findings matching all the filters; null unless `counts=true`.",
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     counts = RuleCountsSerializer(
+        allow_null=True,
         help_text="Findings of every rule under the `measure` and `actor` filters (the "
-        "`rule` filter aside), zeros included."
+        "`rule` filter aside), zeros included; null unless `counts=true`.",
     )
     results = FindingSerializer(many=True)
 
 
 class QualityPagination(TrackerPagination):
-    """Numbered pages over the findings, which are computed, not a queryset: no cursor."""
+    """Numbered pages over the rules' queries (no cursor), without a count: ``next`` is given
+    when a finding follows the page, found by reading one more than the page holds."""
 
     def paginate_findings(
-        self, found: list[quality.Finding], request: Request
+        self, request: Request, *, rules: Iterable[str], scope: quality.Scope
     ) -> list[quality.Finding]:
-        """The page of ``found``, after ``start()`` has parsed the paging parameters."""
-        # Django's paginator takes a list as well as a queryset.
-        page = self._numbered_page(cast(QuerySet[Any], found), request)
-        return cast(list[quality.Finding], page)
+        """The page, after ``start()`` has parsed the paging parameters."""
+        number = params.value(request, self.page_query_param, PAGE, 1)
+        offset = (number - 1) * self.page_size
+        found = (
+            quality.page(offset=offset, limit=self.page_size + 1, rules=rules, scope=scope)
+            if offset <= params.INT64_MAX  # beyond, no database could hold as many rows
+            else []
+        )
+        if number > 1 and not found:
+            raise NotFound(f"Page {number} is past the last page.")
+        url = request.build_absolute_uri()
+        if len(found) > self.page_size:
+            self.next_url = replace_query_param(url, self.page_query_param, number + 1)
+        if number > 1:
+            self.previous_url = (
+                replace_query_param(url, self.page_query_param, number - 1)
+                if number > 2
+                else remove_query_param(url, self.page_query_param)
+            )
+        return found[: self.page_size]
 
 
 def finding_representation(finding: quality.Finding, request: Request) -> dict[str, Any]:
@@ -148,8 +178,12 @@ class QualityView(CSVOrJSONView):
         description=(
             "Findings of the data-quality rules, rule by rule in the order below, each rule's "
             "by object id. Each names the object (with its API and admin links), the measure "
-            "and actor it concerns when any, and why it is listed. `counts` gives every rule's "
-            "number of findings under the `measure` and `actor` filters.\n\n"
+            "and actor it concerns when any, and why it is listed.\n\n"
+            "A page is read rule by rule and stops once full, so it costs what it holds; "
+            "`next` is null on the last page. With `counts=true`, `counts` gives every rule's "
+            "number of findings under the `measure` and `actor` filters and `count` their sum "
+            "under the `rule` filter too; counting reads all the data, so both are null "
+            "unless asked for.\n\n"
             f"Rules:\n\n{RULE_LIST}\n\n"
             '"Official" means a source marked `is_primary`: the government, organization, '
             "depositary or archive itself. Facts marked `reported` or `disputed` are listed "
@@ -185,18 +219,21 @@ class QualityView(CSVOrJSONView):
         given = QualityParameters.parse(request)
         paginator = QualityPagination()
         paginator.start(request, self)  # paging and `fields` are refused before any query
-        found = quality.findings(measure=given["measure"], actor=given["actor"])
-        counts = quality.counts(found)
-        if given["rule"]:
-            found = [finding for finding in found if finding.rule in given["rule"]]
-        page = paginator.paginate_findings(found, request)
+        scope = quality.Scope(measure=given["measure"], actor=given["actor"])
+        rules = given["rule"] or ()
+        page = paginator.paginate_findings(request, rules=rules, scope=scope)
         rows = [finding_representation(finding, request) for finding in page]
         if self.wants_csv(request):
             rows = [csv_row(row) for row in rows]
+        counts = quality.rule_counts(scope=scope) if given["counts"] else None
         response = paginator.get_paginated_response(rows)
         body = response.data
         response.data = {
-            "count": body["count"],
+            "count": (
+                sum(n for rule, n in counts.items() if not rules or rule in rules)
+                if counts is not None
+                else None
+            ),
             "next": body["next"],
             "previous": body["previous"],
             "counts": counts,

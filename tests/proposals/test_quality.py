@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from proposals import quality
-from proposals.models import Citation, Event, Position
+from proposals.models import Citation, Event, Measure, Position
 from tests.factories import (
     ActorFactory,
     CitationFactory,
@@ -314,3 +314,28 @@ def test_the_report_command_prints_counts_per_rule_and_the_findings() -> None:
 def test_the_report_command_refuses_an_unknown_actor() -> None:
     with pytest.raises(CommandError, match="XYZ"):
         call_command("quality_report", "--actor", "xyz", stdout=io.StringIO())
+
+
+@pytest.mark.makes_drift
+@pytest.mark.parametrize("size", [2, 7])
+def test_one_measure_s_findings_run_the_same_queries_at_any_size(
+    django_assert_num_queries: Callable[..., AbstractContextManager[object]], size: int
+) -> None:
+    populate(size)
+    measure = Measure.objects.filter(form="treaty").order_by("pk").first()
+    # 1-8 the four fact rules' events and positions, 9 conflicting dates, 10 quoteless
+    # positions, 11 in force without basis, 12 agreement without parties — each of this
+    # measure's rows only; the source rules concern no measure.
+    with django_assert_num_queries(12):
+        result = quality.findings_for_measure(measure)
+
+    assert {f.measure for f in result} == {measure.slug}
+    assert {f.rule for f in result} == {
+        "uncited",  # the two signatures
+        "no_official_source",  # the position cited by a broken news page
+        "all_sources_down",
+        "confirmed_single_source",
+        "conflicting_dates",
+        "position_without_quote",
+        "in_force_without_basis",
+    }

@@ -1,6 +1,7 @@
 """In a real browser (Debian's chromium, driven by chromedriver): the docs render the API's
 operations, and the admin's scripts work (autocomplete, inlines, the add-related popup), with
-not one Content-Security-Policy violation or script error on the way.
+not one Content-Security-Policy violation or script error on the way; the curation pages load
+likewise, and their lists fit a 1366-pixel window.
 """
 
 from __future__ import annotations
@@ -140,3 +141,63 @@ def test_the_admin_forms_work_under_the_policy(
     )
     assert chosen == str(created.pk)
     assert problems(browser) == []
+
+
+def test_the_curation_pages_load_under_the_policy_and_fit_a_1366_pixel_window(
+    browser: Any, live_server: Any, admin_user: User
+) -> None:
+    import datetime
+
+    from django.urls import Resolver404, resolve, reverse
+
+    from proposals.models import Citation
+    from tests.factories import EventFactory, MeasureFactory, PositionFactory, SourceFactory
+
+    measure = MeasureFactory(
+        title="Agreement on notifications of launches of intercontinental ballistic missiles "
+        "and submarine-launched ballistic missiles",
+        categories=["launch_notification", "transparency", "incident_prevention"],
+        venue="Bilateral talks between the foreign ministries",
+        parameters={"range_km": [500, 5500], "note": "Mongol Uls"},
+    )
+    usa = Actor.objects.create(code="USA", name="United States", aliases=["Mongol Uls"])
+    event = EventFactory(
+        measure=measure, kind="entered_into_force", date=datetime.date(1988, 5, 31)
+    )
+    Citation.objects.create(source=SourceFactory(health="broken"), event=event, locator="art. 1")
+    PositionFactory(measure=measure, actor=usa, stance="endorses")
+    timeline = f"/api/v1/measures/{measure.slug}/timeline.svg"
+    try:
+        resolve(timeline)
+        drawn = True
+    except Resolver404:
+        drawn = False  # the picture is served by the API's pictures, where they are installed
+
+    sign_in(browser, live_server, admin_user)
+    browser.set_window_size(1366, 768)
+    watch(browser)
+    pages = [
+        reverse("admin:proposals_measure_changelist"),
+        reverse("admin:proposals_event_changelist"),
+        reverse("admin:proposals_position_changelist"),
+        reverse("admin:proposals_measure_change", args=[measure.pk]),
+        reverse("admin:proposals_measure_add"),
+        reverse("admin:proposals_actor_change", args=[usa.pk]),
+        reverse("admin:proposals_event_change", args=[event.pk]) + "?from_measure=1",
+    ]
+    for page in pages:
+        browser.get(f"{live_server.url}{page}")
+        wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+        found = [p for p in problems(browser) if drawn or "timeline.svg" not in p]
+        assert found == [], page
+        if "changelist" in page or page.endswith(("/event/", "/position/", "/measure/")):
+            # Nothing to scroll sideways: every column fits the window.
+            overflow = browser.execute_script(
+                "const list = document.querySelector('#changelist-form .results');"
+                "return [list.scrollWidth, list.clientWidth];"
+            )
+            widths = browser.execute_script(
+                "return [...document.querySelectorAll('#result_list thead th')]"
+                ".map((th) => th.className + ': ' + Math.round(th.getBoundingClientRect().width));"
+            )
+            assert overflow[0] <= overflow[1], (page, widths)

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from common import palette
-from proposals.models import Actor, Citation, Event, Measure, Position
+from proposals.models import Actor, Citation, Event, Measure
 from tests.factories import (
     ActorFactory,
     EventFactory,
@@ -210,7 +210,7 @@ def test_a_fact_opened_from_its_measure_returns_there_when_saved(
     actor = ActorFactory(code="USA")
     prefix = "citations"
     if kind == "event":
-        fact: Event | Position = EventFactory(
+        fact: Any = EventFactory(
             measure=measure, actor=actor, kind="signed", date=datetime.date(1990, 1, 2)
         )
         fields = {"kind": "signed", "scope_note": "", "description": ""}

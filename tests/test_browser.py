@@ -1,6 +1,7 @@
 """In a real browser (Debian's chromium, driven by chromedriver): the docs render the API's
 operations, and the admin's scripts work (autocomplete, inlines, the add-related popup), with
-not one Content-Security-Policy violation or script error on the way.
+not one Content-Security-Policy violation or script error on the way; the curation pages load
+likewise, and their lists fit a 1366-pixel window.
 """
 
 from __future__ import annotations
@@ -146,7 +147,6 @@ def test_the_admin_forms_work_under_the_policy(
 def test_the_source_pages_dashboard_and_token_page_run_under_the_policy(
     browser: Any, live_server: Any, admin_user: User
 ) -> None:
-    from django.urls import Resolver404, resolve
     from selenium.webdriver.common.by import By
 
     source = SourceFactory(health="changed")
@@ -179,14 +179,56 @@ def test_the_source_pages_dashboard_and_token_page_run_under_the_policy(
     browser.find_element(By.CSS_SELECTOR, "#make-token input[type=submit]").click()
     wait_for(browser, lambda d: d.find_elements(By.ID, "new-token-value"))
 
-    found = problems(browser)
-    # The health pictures are served by the API's picture routes; where those are not installed
-    # the images are missing, which is theirs to report, not the page's.
-    for picture in ("/api/v1/sources/health.svg", f"/api/v1/sources/{source.pk}/health.svg"):
-        try:
-            installed = "svg" in resolve(picture).route  # not a source id with a format suffix
-        except Resolver404:
-            installed = False
-        if not installed:
-            found = [problem for problem in found if picture not in problem]
-    assert found == []
+    assert problems(browser) == []
+
+
+def test_the_curation_pages_load_under_the_policy_and_fit_a_1366_pixel_window(
+    browser: Any, live_server: Any, admin_user: User
+) -> None:
+    import datetime
+
+    from django.urls import reverse
+
+    from proposals.models import Citation
+    from tests.factories import EventFactory, MeasureFactory, PositionFactory, SourceFactory
+
+    measure = MeasureFactory(
+        title="Agreement on notifications of launches of intercontinental ballistic missiles "
+        "and submarine-launched ballistic missiles",
+        categories=["launch_notification", "transparency", "incident_prevention"],
+        venue="Bilateral talks between the foreign ministries",
+        parameters={"range_km": [500, 5500], "note": "Mongol Uls"},
+    )
+    usa = Actor.objects.create(code="USA", name="United States", aliases=["Mongol Uls"])
+    event = EventFactory(
+        measure=measure, kind="entered_into_force", date=datetime.date(1988, 5, 31)
+    )
+    Citation.objects.create(source=SourceFactory(health="broken"), event=event, locator="art. 1")
+    PositionFactory(measure=measure, actor=usa, stance="endorses")
+    sign_in(browser, live_server, admin_user)
+    browser.set_window_size(1366, 768)
+    watch(browser)
+    pages = [
+        reverse("admin:proposals_measure_changelist"),
+        reverse("admin:proposals_event_changelist"),
+        reverse("admin:proposals_position_changelist"),
+        reverse("admin:proposals_measure_change", args=[measure.pk]),
+        reverse("admin:proposals_measure_add"),
+        reverse("admin:proposals_actor_change", args=[usa.pk]),
+        reverse("admin:proposals_event_change", args=[event.pk]) + "?from_measure=1",
+    ]
+    for page in pages:
+        browser.get(f"{live_server.url}{page}")
+        wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+        assert problems(browser) == [], page
+        if "changelist" in page or page.endswith(("/event/", "/position/", "/measure/")):
+            # Nothing to scroll sideways: every column fits the window.
+            overflow = browser.execute_script(
+                "const list = document.querySelector('#changelist-form .results');"
+                "return [list.scrollWidth, list.clientWidth];"
+            )
+            widths = browser.execute_script(
+                "return [...document.querySelectorAll('#result_list thead th')]"
+                ".map((th) => th.className + ': ' + Math.round(th.getBoundingClientRect().width));"
+            )
+            assert overflow[0] <= overflow[1], (page, widths)

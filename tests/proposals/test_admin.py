@@ -55,9 +55,15 @@ def populate(size: int) -> Measure:
 PAGES: list[tuple[str, Callable[[Measure], str], int]] = [
     # + category filter choices, the rows (with parent), their categories, venue choices
     ("measure changelist", lambda m: reverse("admin:proposals_measure_changelist"), 8),
-    # + the measure, its categories, events (with actors), positions (with actors), citations
-    # (with sources), the content type for the history link, the category choices, the parties
-    ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 10),
+    # The measure's page, the curation workspace:
+    # + the measure, its categories, the parties, events (with actors) and their citations
+    # (with sources), positions (with actors) and theirs, the measure's own citations (with
+    # sources), the content type for the history link, the category choices (12)
+    # + what the rules derive today: the parties, scope and events, the successor map (4);
+    # the names of the actors taking part (1)
+    # + the data-quality findings: the queue's eleven rules, four of them two queries (15)
+    # + the cited sources with their health (1)
+    ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 33),
     # + the date-hierarchy bounds and its day list
     ("event changelist", lambda m: reverse("admin:proposals_event_changelist"), 7),
     # + the event (its measure and actor joined), its citations (with sources), the content
@@ -209,7 +215,9 @@ def test_parameters_nested_too_deep_in_the_admin_are_a_form_error(
         "form": "agreement",
         "scope": "bilateral",
         # Past Python's recursion limit, and past the stored limit only.
-        "parameters": '{"a": ' * depth + "1" + "}" * depth,
+        "parameters-rows": "1",
+        "parameters-0-key": "nested",
+        "parameters-0-value": '{"a": ' * depth + "1" + "}" * depth,
         "party_rows-TOTAL_FORMS": "0",
         "party_rows-INITIAL_FORMS": "0",
         "events-TOTAL_FORMS": "0",

@@ -3,6 +3,7 @@
 
     python3 dev.py run    # install, migrate, load the demo data, serve API + worker + beat
     python3 dev.py test   # install, then lint, type-check, check migrations, run every test
+    python3 dev.py screenshots  # run the browser flows, refresh docs/images/curation/
 
 Both create ``.venv`` and install the project into it when ``pyproject.toml`` has changed.
 """
@@ -84,8 +85,24 @@ def test() -> None:
     sh(PYTHON, "-m", "pytest", *sys.argv[2:], env=env)
 
 
+def screenshots() -> None:
+    """Run the end-to-end flows and copy their screenshots, made small, into the docs."""
+    install()
+    artifacts = ROOT / "var" / "e2e-docs"
+    for old in artifacts.glob("*.png"):
+        old.unlink()
+    env = base_env(E2E_ARTIFACTS=str(artifacts))
+    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    env.setdefault("DJANGO_DEBUG", "false")
+    env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+    sh(PYTHON, "-m", "pytest", "tests/e2e", *sys.argv[2:], env=env)
+    target = ROOT / "docs" / "images" / "curation"
+    sh(PYTHON, "-m", "tests.e2e.screenshots", artifacts, target, env=env)
+
+
 if __name__ == "__main__":
-    commands = {"run": run, "test": test}
+    commands = {"run": run, "test": test, "screenshots": screenshots}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit(f"usage: python3 {Path(__file__).name} run | test [pytest arguments]")
+        usage = "run | test | screenshots [pytest arguments]"
+        sys.exit(f"usage: python3 {Path(__file__).name} {usage}")
     commands[sys.argv[1]]()

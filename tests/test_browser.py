@@ -6,70 +6,26 @@ likewise, and their lists fit a 1366-pixel window.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import User
-from django.test import Client
 
 from proposals.models import Actor
-from tests.conftest import need
+from tests.e2e.browser import chromium, problems, sign_in, wait_for, watch
 from tests.factories import CitationFactory, SourceCheckFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Runs before any page script, so a violation on any page of the window is kept.
-RECORD_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(event.violatedDirective + " " + event.blockedURI);
-});
-"""
-
 
 @pytest.fixture
 def browser(settings: Any) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    driver_path, chromium = shutil.which("chromedriver"), shutil.which("chromium")
-    if driver_path is None or chromium is None:
-        need("chromium and chromium-driver are not installed (Debian packages)")
     # The live server speaks plain HTTP; the production settings mark cookies HTTPS-only.
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.implicitly_wait(0)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def watch(driver: Any) -> None:
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
-
-
-def problems(driver: Any) -> list[str]:
-    """CSP violations seen by the page, and errors the browser logged (CSP reports included)."""
-    seen = list(driver.execute_script("return window.__violations || ['not watched'];"))
-    logged = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-    # Browsers ask for /favicon.ico on their own; the admin names no icon and the service has none.
-    return seen + [message for message in logged if "/favicon.ico " not in message]
-
-
-def wait_for(driver: Any, condition: Any, seconds: float = 20) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, seconds).until(condition)
 
 
 def test_the_docs_render_every_operation_from_this_service(browser: Any, live_server: Any) -> None:
@@ -91,21 +47,13 @@ def test_the_docs_render_every_operation_from_this_service(browser: Any, live_se
     assert problems(browser) == []
 
 
-def sign_in(browser: Any, live_server: Any, user: User) -> None:
-    client = Client()
-    client.force_login(user)
-    browser.get(f"{live_server.url}/admin/login/")
-    name = django_settings.SESSION_COOKIE_NAME
-    browser.add_cookie({"name": name, "value": client.cookies[name].value, "path": "/"})
-
-
 def test_the_admin_forms_work_under_the_policy(
     browser: Any, live_server: Any, admin_user: User
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    sign_in(browser, live_server, admin_user)
+    sign_in(browser, live_server.url, admin_user)
     watch(browser)
 
     # A form with autocomplete widgets, a two-box selector and inlines.
@@ -157,7 +105,7 @@ def test_the_source_pages_dashboard_and_token_page_run_under_the_policy(
         + "a-very-long-path-segment-" * 6,
         title="",
     )
-    sign_in(browser, live_server, admin_user)
+    sign_in(browser, live_server.url, admin_user)
     watch(browser)
     # A laptop's window: the source list fits without scrolling sideways.
     browser.set_window_size(1366, 768)
@@ -205,7 +153,7 @@ def test_the_curation_pages_load_under_the_policy_and_fit_a_1366_pixel_window(
     )
     Citation.objects.create(source=SourceFactory(health="broken"), event=event, locator="art. 1")
     PositionFactory(measure=measure, actor=usa, stance="endorses")
-    sign_in(browser, live_server, admin_user)
+    sign_in(browser, live_server.url, admin_user)
     browser.set_window_size(1366, 768)
     watch(browser)
     pages = [

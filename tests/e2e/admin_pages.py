@@ -1,0 +1,174 @@
+"""What a curator does on the admin's pages, one small function per gesture.
+
+The flows call these instead of reaching for element ids themselves, so that when a page's
+layout changes (citations edited in place on the measure's page, a new field) only the
+function for that gesture changes, not every flow that makes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from .browser import Tab, sign_in
+
+
+def log_in(tab: Tab, *, username: str, password: str) -> None:
+    tab.open("/admin/login/")
+    tab.find("#id_username").send_keys(username)
+    tab.find("#id_password").send_keys(password)
+    tab.find("#login-form [type=submit]").click()
+    tab.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def signed_in(tab: Tab, user: User) -> None:
+    """A session for ``user`` without the login form (the login flow tests the form)."""
+    sign_in(tab.driver, tab.origin, user)
+
+
+def type_into(tab: Tab, css: str, text: str) -> None:
+    field = tab.find(css)
+    field.clear()
+    field.send_keys(text)
+
+
+def choose(tab: Tab, css: str, label: str) -> None:
+    """Pick the option shown as ``label`` in a plain <select>."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(tab.find(css)).select_by_visible_text(label)
+
+
+def autocomplete(tab: Tab, select_id: str, typed: str, label: str) -> None:
+    """Pick ``label`` in the autocomplete (select2) box of the <select> ``select_id``, after
+    typing ``typed`` into its search field."""
+    tab.find(f"#{select_id} + .select2 .select2-selection").click()
+    search = tab.wait_css(".select2-container--open .select2-search__field")
+    search.send_keys(typed)
+    option = tab.wait(
+        lambda d: [
+            element
+            for element in tab.find_all(".select2-results__option")
+            if element.text.strip() == label
+        ]
+    )[0]
+    option.click()
+    tab.wait(
+        lambda d: (
+            tab.find(f"#{select_id} + .select2 .select2-selection__rendered").text.strip() == label
+        )
+    )
+
+
+def save_and_continue(tab: Tab) -> None:
+    tab.find("input[name=_continue]").click()
+    tab.wait(lambda d: tab.find_all(".messagelist, .errornote"))
+
+
+def save(tab: Tab) -> None:
+    tab.find("input[name=_save]").click()
+    tab.wait(lambda d: tab.find_all(".messagelist, .errornote"))
+
+
+def success_message(tab: Tab) -> str:
+    return tab.text(".messagelist .success")
+
+
+def readonly(tab: Tab, field: str) -> str:
+    """The text of a read-only field of a change form, e.g. a measure's derived status."""
+    return tab.text(f".field-{field} .readonly")
+
+
+# --- the measure's page -------------------------------------------------------------------------
+
+
+def fill_measure(tab: Tab, *, title: str, summary: str, form: str, scope: str) -> None:
+    type_into(tab, "#id_title", title)  # the slug is filled in from the title as it is typed
+    type_into(tab, "#id_summary", summary)
+    choose(tab, "#id_form", form)
+    choose(tab, "#id_scope", scope)
+
+
+def choose_categories(tab: Tab, *labels: str) -> None:
+    """Move each category from "available" to "chosen" in the two-box selector."""
+    from selenium.webdriver.support.ui import Select
+
+    available = Select(tab.find("#id_categories_from"))
+    for label in labels:
+        available.select_by_visible_text(label)
+    tab.find("#id_categories_add").click()
+    tab.wait(lambda d: len(Select(tab.find("#id_categories_to")).options) == len(labels))
+
+
+def _add_inline_row(tab: Tab, group: str) -> str:
+    """Add an empty row to the inline ``group`` (``events``, ``positions``); return its prefix."""
+    rows = len(tab.find_all(f"#{group}-group .dynamic-{group}"))
+    tab.find(f"#{group}-group .add-row a").click()
+    tab.wait(lambda d: len(tab.find_all(f"#{group}-group .dynamic-{group}")) == rows + 1)
+    total = tab.find(f"#id_{group}-TOTAL_FORMS").get_attribute("value")
+    return f"{group}-{int(total) - 1}"
+
+
+def add_event(tab: Tab, *, date: str, kind: str, precision: str = "Day", actor: Any = None) -> str:
+    """Add an event row on the measure's page; ``actor`` None: the measure as a whole."""
+    prefix = _add_inline_row(tab, "events")
+    type_into(tab, f"#id_{prefix}-date", date)
+    choose(tab, f"#id_{prefix}-date_precision", precision)
+    choose(tab, f"#id_{prefix}-kind", kind)
+    if actor is not None:
+        autocomplete(tab, f"id_{prefix}-actor", actor.code, str(actor))
+    return prefix
+
+
+def add_position(tab: Tab, *, date: str, actor: Any, stance: str, quote: str = "") -> str:
+    """Add a position row on the measure's page."""
+    prefix = _add_inline_row(tab, "positions")
+    type_into(tab, f"#id_{prefix}-date", date)
+    autocomplete(tab, f"id_{prefix}-actor", actor.code, str(actor))
+    choose(tab, f"#id_{prefix}-stance", stance)
+    if quote:
+        type_into(tab, f"#id_{prefix}-quote", quote)
+    return prefix
+
+
+def cite_new_source_on_position(tab: Tab, *, row: int, url: str, title: str) -> None:
+    """From the saved measure's page, cite a source not yet recorded, by its URL, for the
+    position in row ``row`` of the positions inline, and save.
+
+    Today a position's citations live on the position's own page: open it from the row, add a
+    citation, make the source in the "+" popup and save (which lands on the positions list).
+    """
+    tab.find(f"#positions-{row} a.inlinechangelink").click()
+    tab.wait_css("#citations-group")
+    prefix = _add_inline_row(tab, "citations")
+    add_source_in_popup(tab, f"id_{prefix}-source", url=url, title=title)
+    save(tab)
+
+
+def add_source_in_popup(tab: Tab, select_id: str, *, url: str, title: str) -> None:
+    """Make a new source with the "+" beside the source box ``select_id``; it gets chosen."""
+    form_window = tab.driver.current_window_handle
+    tab.find(f"#add_{select_id}").click()
+    tab.wait(lambda d: len(d.window_handles) == 2)
+    tab.driver.switch_to.window(next(h for h in tab.driver.window_handles if h != form_window))
+    tab.wait_css("#id_url")
+    type_into(tab, "#id_url", url)
+    type_into(tab, "#id_title", title)
+    tab.find("input[name=_save]").click()
+    tab.wait(lambda d: len(d.window_handles) == 1)
+    tab.driver.switch_to.window(form_window)
+    tab.wait(lambda d: tab.find(f"#{select_id}").get_attribute("value"))
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+def run_list_action(tab: Tab, *, rows: list[str], action: str) -> None:
+    """Tick the rows whose first column reads as in ``rows`` and run ``action`` on them."""
+    for row in tab.find_all("#result_list tbody tr"):
+        if row.find_element("css selector", "th").text.strip() in rows:
+            row.find_element("css selector", "input.action-select").click()
+    choose(tab, "select[name=action]", action)
+    tab.find("button[name=index]").click()
+    tab.wait(lambda d: tab.find_all(".messagelist"))

@@ -32,6 +32,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange, ModelDelta
 
 from common import palette
+from common.admin_concurrency import OptimisticLockAdmin
 from proposals import admin_quality, quality, services
 from proposals import status as rules
 from proposals.admin_widgets import (
@@ -340,7 +341,7 @@ class MeasureForm(forms.ModelForm):
 
 
 @admin.register(Measure)
-class MeasureAdmin(SimpleHistoryAdmin):
+class MeasureAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
     form = MeasureForm
     list_display = [
         "title",
@@ -649,7 +650,7 @@ def _citation_count(target: str) -> Coalesce:
 
 
 @admin.register(Event)
-class EventAdmin(FactListColumns, ReturnsToMeasure, SimpleHistoryAdmin):
+class EventAdmin(OptimisticLockAdmin, FactListColumns, ReturnsToMeasure, SimpleHistoryAdmin):
     list_display = [
         "date_shown",
         "kind",
@@ -676,7 +677,7 @@ class EventAdmin(FactListColumns, ReturnsToMeasure, SimpleHistoryAdmin):
 
 
 @admin.register(Position)
-class PositionAdmin(FactListColumns, ReturnsToMeasure, SimpleHistoryAdmin):
+class PositionAdmin(OptimisticLockAdmin, FactListColumns, ReturnsToMeasure, SimpleHistoryAdmin):
     list_display = [
         "date_shown",
         "actor_code",
@@ -827,7 +828,7 @@ class ActorForm(forms.ModelForm):
 
 
 @admin.register(Actor)
-class ActorAdmin(SimpleHistoryAdmin):
+class ActorAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
     form = ActorForm
     fields = ["kind", "country", "code", "name", "aliases", "successor"]
     list_display = ["code", "name", "kind", "successor"]
@@ -841,7 +842,7 @@ class ActorAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(SimpleHistoryAdmin):
+class CitationAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
     list_display = ["source", "measure", "event", "position", "locator"]
     search_fields = ["source__url", "source__title", "quote", "locator"]
     autocomplete_fields = ["source", "measure"]

@@ -15,10 +15,6 @@ from .conftest import OpenTab
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the admin does not detect concurrent edits yet: the second save silently wins",
-)
 def test_the_second_of_two_curators_to_save_is_told_and_overwrites_nothing(
     open_tab: OpenTab, admin_user: User, categories: None
 ) -> None:

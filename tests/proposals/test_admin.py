@@ -61,9 +61,9 @@ PAGES: list[tuple[str, Callable[[Measure], str], int]] = [
     # sources), the content type for the history link, the category choices (12)
     # + what the rules derive today: the parties, scope and events, the successor map (4);
     # the names of the actors taking part (1)
-    # + the data-quality findings: the queue's eleven rules, four of them two queries (15)
+    # + the data-quality findings of this measure, one query per rule and kind of row (12)
     # + the cited sources with their health (1)
-    ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 33),
+    ("measure change", lambda m: reverse("admin:proposals_measure_change", args=[m.pk]), 30),
     # + the date-hierarchy bounds and its day list
     ("event changelist", lambda m: reverse("admin:proposals_event_changelist"), 7),
     # + the event (its measure and actor joined), its citations (with sources), the content

@@ -47,9 +47,11 @@ from proposals.admin_widgets import (
 )
 from proposals.models import (
     Actor,
+    ActorQuerySet,
     Category,
     Certainty,
     Citation,
+    CitationQuerySet,
     DatePrecision,
     Event,
     EventQuerySet,
@@ -838,7 +840,7 @@ class ActorAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
     list_select_related = ()  # eager loading comes from get_queryset
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Actor]:
-        return super().get_queryset(request).with_related()
+        return cast(ActorQuerySet, super().get_queryset(request)).with_related()
 
 
 @admin.register(Citation)
@@ -850,7 +852,7 @@ class CitationAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
     list_select_related = ()  # eager loading comes from get_queryset
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Citation]:
-        return super().get_queryset(request).with_related()
+        return cast(CitationQuerySet, super().get_queryset(request)).with_related()
 
 
 admin_quality.install(admin.site)

@@ -126,10 +126,9 @@ def test_a_form_without_a_version_is_saved_unchecked() -> None:
 
 
 def measure_page(measure: Measure) -> str:
-    return reverse("locked:proposals_measure_change", args=[measure.pk])
+    return reverse("admin:proposals_measure_change", args=[measure.pk])
 
 
-@pytest.mark.urls("tests.common.locked_admin_urls")
 def test_a_change_to_an_inline_row_elsewhere_refuses_the_save() -> None:
     measure = MeasureFactory(title="Hotline")
     event = EventFactory(measure=measure, actor=ActorFactory(code="USA"))
@@ -146,14 +145,13 @@ def test_a_change_to_an_inline_row_elsewhere_refuses_the_save() -> None:
     html = response.content.decode()
     assert response.status_code == 200
     assert "alice saved a change to this measure (one of its events) at " in html
-    event_history = reverse("locked:proposals_event_history", args=[event.pk])
+    event_history = reverse("admin:proposals_event_history", args=[event.pk])
     assert f'<a href="{event_history}">view that change</a>' in html
     measure.refresh_from_db()
     assert measure.title == "Hotline"
     assert Event.objects.get(pk=event.pk).date == datetime.date(2000, 1, 2)
 
 
-@pytest.mark.urls("tests.common.locked_admin_urls")
 def test_an_inline_row_added_elsewhere_refuses_the_save_and_an_untouched_page_saves() -> None:
     measure = MeasureFactory(title="Hotline")
     bea = curator("bea")

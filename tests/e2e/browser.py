@@ -9,6 +9,7 @@ service under test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -156,9 +157,24 @@ return Array.from(document.images).flatMap((img) => {
 """
 
 
-def broken_images(driver: Any) -> list[str]:
-    """Images of the current page that did not load, and SVG images without an ``alt``."""
-    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+def broken_images(driver: Any, *, within: float = 10) -> list[str]:
+    """Images of the current page that did not load, and SVG images without an ``alt``.
+
+    Waits (up to ``within`` seconds) for every image to finish loading or failing: an image
+    added by a script may still be on its way when the document is complete.
+    """
+    from selenium.common.exceptions import TimeoutException
+
+    # What is still loading after that is reported as not loaded.
+    with contextlib.suppress(TimeoutException):
+        wait_for(
+            driver,
+            lambda d: d.execute_script(
+                "return document.readyState === 'complete'"
+                " && Array.from(document.images).every((img) => img.complete);"
+            ),
+            within,
+        )
     return list(driver.execute_script(BROKEN_IMAGES))
 
 

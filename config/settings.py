@@ -434,6 +434,15 @@ if TRACKER_API_LIST_CACHE_BYTES < 0:
         f"{os.environ['TRACKER_API_LIST_CACHE_MB']!r} (e.g. TRACKER_API_LIST_CACHE_MB=16)"
     )
 
+# Numbered list pages count the matching rows no further than this (proposals/api/pagination.py):
+# the count then costs at most this many rows, and a page says "at least" instead beyond it.
+TRACKER_API_EXACT_COUNT_LIMIT = env_int("TRACKER_API_EXACT_COUNT_LIMIT", 1000)
+if TRACKER_API_EXACT_COUNT_LIMIT < 1:
+    raise ImproperlyConfigured(
+        "TRACKER_API_EXACT_COUNT_LIMIT must be 1 or more rows, not "
+        f"{os.environ['TRACKER_API_EXACT_COUNT_LIMIT']!r} (e.g. TRACKER_API_EXACT_COUNT_LIMIT=1000)"
+    )
+
 # A JSON request body is read up to this many bytes, a longer one is a 413 (the dataset import
 # has its own, larger limit); Django's forms (the admin) are held to it too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TRACKER_API_MAX_BODY_BYTES", 2_621_440)

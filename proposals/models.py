@@ -292,8 +292,12 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
             date=models.OuterRef("date"), pk__gt=models.OuterRef("pk")
         )
         settled = certainly_taken_by(on)
+        # The actor's id by a scalar subquery, not a join on its code: the planner then knows
+        # the positions are one actor's, and reads them through the index instead of walking
+        # every measure's positions when a count or a page needs only the first matches.
+        actor_id = models.Subquery(Actor.objects.filter(code=code).values("pk"))
         candidates = Position.objects.filter(
-            actor__code=code, date__lte=on, measure_id=models.OuterRef("pk")
+            actor_id=actor_id, date__lte=on, measure_id=models.OuterRef("pk")
         ).exclude(models.Exists(taken.filter(later).filter(settled)))
         if certain_only:
             # The latest certainly taken position, and no other candidate with another stance.

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -32,7 +33,10 @@ def measure_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     base = request.build_absolute_uri(API_PATH)
 
-    count = Measure.objects.count()
+    # Counted as the API counts: no further than one past the limit, and no number beyond it.
+    limit = settings.TRACKER_API_EXACT_COUNT_LIMIT
+    counted = Measure.objects.order_by().values("pk")[: limit + 1].count()
+    count = counted if counted <= limit else None
     measures = list(
         Measure.objects.order_by("slug").values(
             "id",
@@ -164,7 +168,8 @@ def measure_list(request: HttpRequest) -> HttpResponse:
 
     body = {
         "count": count,
-        "next": f"{base}?page=2" if count > PAGE_SIZE else None,
+        "count_at_least": counted if count is not None else max(counted, PAGE_SIZE + 1),
+        "next": f"{base}?page=2" if counted > PAGE_SIZE else None,
         "previous": None,
         "results": results,
     }

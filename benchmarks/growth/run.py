@@ -89,6 +89,12 @@ REQUESTS: dict[str, tuple[str, str, bool, bool]] = {
     "category": ("`/measures/?category=hotline`", "/measures/?category=hotline", True, False),
     "status": ("`/measures/?status=in_force`", "/measures/?status=in_force", True, False),
     "last_page": ("`/measures/?page=<last>` (offset)", "/measures/?page={last_page}", True, False),
+    "citations": (
+        "`/citations/?measure={slug}`",
+        "/citations/?measure={slug}",
+        True,
+        False,
+    ),
     "changes": (
         "`/changes/` poll at the end of the feed",
         "/changes/?since={feed_end}",

@@ -304,7 +304,7 @@ def main(argv: list[str]) -> None:
                 downloads.append(download(args.port, path, pids, ends=ends))
                 print(f"  {downloads[-1]}", flush=True)
             first = json.loads(request(args.port, "/api/v1/matrix/", keep=True)["body"])
-            middle = max(1, first["count"] // 50 // 2)
+            middle = max(1, first["count_at_least"] // 50 // 2)
             pages = [
                 page_times(args.port, "/api/v1/matrix/", args.pages),
                 page_times(args.port, f"/api/v1/matrix/?page={middle}", args.pages),

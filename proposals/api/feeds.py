@@ -164,8 +164,15 @@ class MatrixSerializer(serializers.Serializer[Any]):
     as_of = serializers.DateField(allow_null=True)
     count = serializers.IntegerField(
         required=False,
-        help_text="Measures matching the filters, on every page (numbered pages only; a "
-        "cursor walk leaves it out).",
+        allow_null=True,
+        help_text="Measures matching the filters, exact, or null when more than the service "
+        "counts (as on every list: see `count_at_least`). Numbered pages only; a cursor walk "
+        "leaves it out.",
+    )
+    count_at_least = serializers.IntegerField(
+        required=False,
+        help_text="A lower bound on the measures matching the filters, always true; `count` "
+        "when that is known. Numbered pages only.",
     )
     next = serializers.URLField(allow_null=True, help_text="The next page of measures.")
     previous = serializers.URLField(
@@ -415,8 +422,7 @@ class MatrixView(CSVOrJSONView):
             return response
         matrix = stance_matrix(page, as_of=given["as_of"], named=named)
         body: dict[str, Any] = {"as_of": matrix["as_of"]}
-        if paginator.count is not None:
-            body["count"] = paginator.count
+        body |= paginator.count_fields()
         body |= {
             "next": paginator.next_url,
             "previous": paginator.previous_url,

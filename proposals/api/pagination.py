@@ -1,8 +1,18 @@
 """Pagination of every list: numbered pages by default, a keyset cursor on request.
 
 - **Pages** (default): ``?page=N&page_size=K``. ``page_size`` defaults to 50; the maximum is 200,
-  and a larger or non-numeric value is a 400 (never silently capped). The response carries
-  ``count``. Deep pages cost the database an ``OFFSET`` and every page a ``COUNT(*)``.
+  and a larger or non-numeric value is a 400 (never silently capped). Deep pages cost the
+  database an ``OFFSET``. The response carries ``count`` and ``count_at_least`` (below).
+- **Counts are bounded.** A page counts the matching rows no further than one past
+  ``TRACKER_API_EXACT_COUNT_LIMIT`` (``SELECT COUNT(*) FROM (… LIMIT limit + 1)``), so the count
+  costs at most that many rows however many match. ``count`` is the exact number of matches or
+  null, never an estimate: exact when there are at most ``limit`` of them, or when the page
+  itself reaches the end of the list (its rows are read with one row of look-ahead, so a page
+  knows whether another follows). ``count_at_least`` is always a true lower bound: ``count``
+  when that is known, else ``limit + 1`` or what the page has seen beyond it. Pages past the
+  limit are served while they have rows; an empty page past the first is a 404. There is no
+  "last page" to ask for: the end of a long list is the start of its reverse ``ordering``, or
+  a cursor walk's end.
 - **Cursor** (for walking large lists): add ``cursor=`` (empty) to the first request and follow
   ``next``. The cursor encodes the last row's sort key and id, so each page is an indexed range
   scan however deep it is (no ``OFFSET``, no ``COUNT``), and rows added or removed meanwhile never
@@ -29,9 +39,9 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import InvalidPage, Paginator
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.encoding import force_str
@@ -52,6 +62,40 @@ PAGE_SIZE = params.page_size(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 CURSOR = params.cursor()
 QUERY_PARAMETERS = ("page", "page_size", "cursor", "fields")
 LIST_PARAMETERS = ("fields",)
+
+
+def exact_count_limit() -> int:
+    """The most matching rows a numbered page counts exactly (``TRACKER_API_EXACT_COUNT_LIMIT``)."""
+    return int(settings.TRACKER_API_EXACT_COUNT_LIMIT)
+
+
+def bounded_count(queryset: QuerySet[Any]) -> int:
+    """The rows of ``queryset``, counted no further than one past ``exact_count_limit()``: the
+    count reads at most that many rows, however many match. Without its ordering, which would
+    make the database sort every match to find the first ones."""
+    return queryset.order_by().values("pk")[: exact_count_limit() + 1].count()
+
+
+def count_schema() -> dict[str, Any]:
+    """The OpenAPI properties ``count`` and ``count_at_least`` of a numbered page."""
+    limit = exact_count_limit()
+    return {
+        "count": {
+            "type": "integer",
+            "nullable": True,
+            "description": f"The exact number of rows matching the filters, or null when it is "
+            f"not known — never an estimate. A page counts the matches no further than "
+            f"{limit:,}: with more, `count` is null, except on the page that reaches the end of "
+            "the list, which knows how many there are. Numbered pages only; a cursor walk "
+            "leaves it out.",
+        },
+        "count_at_least": {
+            "type": "integer",
+            "description": f"A lower bound on the rows matching the filters, always true: "
+            f"`count` when that is known, else {limit + 1:,} or, on a later page, the rows up "
+            "to this page's end plus one (a next page exists). Numbered pages only.",
+        },
+    }
 
 
 def item_fields(view: Any) -> list[str]:
@@ -110,6 +154,7 @@ class TrackerPagination(BasePagination):
         self.view: Any = None
         self.selection: FieldSelection | None = None
         self.count: int | None = None
+        self.count_at_least: int | None = None
         self.next_url: str | None = None
         self.previous_url: str | None = None
 
@@ -135,24 +180,38 @@ class TrackerPagination(BasePagination):
         self, queryset: QuerySet[Any], request: Request, counted: QuerySet[Any] | None = None
     ) -> list[Any]:
         number = params.value(request, self.page_query_param, PAGE, 1)
-        paginator = Paginator(queryset, self.page_size)
-        if counted is not None:
-            paginator.count = counted.count()
-        try:
-            page = paginator.page(number)
-        except InvalidPage:
-            raise NotFound(f"Page {number} is past the last page.") from None
-        self.count = paginator.count
+        size = self.page_size
+        start = (number - 1) * size
+        if isinstance(queryset, QuerySet):
+            known = bounded_count(counted if counted is not None else queryset)
+            exact = known if known <= exact_count_limit() else None
+        else:  # rows already in memory: counting them costs nothing
+            known = len(queryset)
+            exact = known
+        if exact is not None:
+            rows = _page_rows(queryset, start, min(start + size, exact)) if start < exact else []
+            more = start + size < exact
+        else:
+            # One row of look-ahead says whether another page follows, which the count cannot.
+            rows = _page_rows(queryset, start, start + size + 1)
+            more = len(rows) > size
+            rows = rows[:size]
+            if not more and (rows or number == 1):
+                exact = start + len(rows)  # this page reaches the end of the list
+        if not rows and number > 1:
+            raise NotFound(f"Page {number} is past the last page.")
+        self.count = exact
+        self.count_at_least = exact if exact is not None else max(known, start + size + 1)
         url = request.build_absolute_uri()
-        if page.has_next():
+        if more:
             self.next_url = replace_query_param(url, self.page_query_param, number + 1)
-        if page.has_previous():
+        if number > 1:
             self.previous_url = (
                 replace_query_param(url, self.page_query_param, number - 1)
                 if number > 2
                 else remove_query_param(url, self.page_query_param)
             )
-        return _page_rows(queryset, page)
+        return rows
 
     def _cursor_page(self, queryset: QuerySet[Any], request: Request) -> list[Any]:
         ordering = _total_ordering(queryset)
@@ -229,12 +288,17 @@ class TrackerPagination(BasePagination):
 
     # -- response ------------------------------------------------------------------------------
 
+    def count_fields(self) -> dict[str, int | None]:
+        """``count`` and ``count_at_least`` of a numbered page; nothing for a cursor's page."""
+        if self.count_at_least is None:
+            return {}
+        return {"count": self.count, "count_at_least": self.count_at_least}
+
     def get_paginated_response(self, data: Any) -> Response:
         if self.selection is not None:
             data = self.selection.apply(data, self.view)
         body: OrderedDict[str, Any] = OrderedDict()
-        if self.count is not None:
-            body["count"] = self.count
+        body.update(self.count_fields())
         body["next"] = self.next_url
         body["previous"] = self.previous_url
         body["results"] = data
@@ -251,11 +315,7 @@ class TrackerPagination(BasePagination):
             "type": "object",
             "required": ["next", "previous", "results"],
             "properties": {
-                "count": {
-                    "type": "integer",
-                    "description": "Rows matching the filters (numbered pages only; a cursor "
-                    "walk leaves it out).",
-                },
+                **count_schema(),
                 "next": {"type": "string", "format": "uri", "nullable": True},
                 "previous": {
                     "type": "string",
@@ -305,16 +365,14 @@ class CheckHistoryPagination(TrackerPagination):
 # -- deep pages ----------------------------------------------------------------------------------
 
 
-def _page_rows(queryset: Any, page: Any) -> list[Any]:
-    """The rows of a numbered page. Past the first, a deferred join: the ``OFFSET`` walks only
-    the ids, in the order of the list (an index-only scan where an index holds the ordering and
-    the id, e.g. ``(slug, id)`` for measures), and the rows are read for the page's ids alone —
-    not read, joined and thrown away for every row skipped."""
-    if page.number == 1 or not isinstance(queryset, QuerySet):
-        return list(page.object_list)
-    size = page.paginator.per_page
-    bottom = (page.number - 1) * size
-    ids = queryset.values("pk")[bottom : bottom + size]
+def _page_rows(queryset: Any, start: int, stop: int) -> list[Any]:
+    """Rows ``start`` to ``stop`` of a numbered list. Past the first page, a deferred join: the
+    ``OFFSET`` walks only the ids, in the order of the list (an index-only scan where an index
+    holds the ordering and the id, e.g. ``(slug, id)`` for measures), and the rows are read for
+    the page's ids alone — not read, joined and thrown away for every row skipped."""
+    if start == 0 or not isinstance(queryset, QuerySet):
+        return list(queryset[start:stop])
+    ids = queryset.values("pk")[start:stop]
     return list(queryset.filter(pk__in=ids))
 
 

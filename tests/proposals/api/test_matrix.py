@@ -295,7 +295,15 @@ def test_the_json_is_a_page_of_measures_with_links(anonymous: APIClient) -> None
 
     assert response.status_code == 200
     body = response.json()
-    assert list(body) == ["as_of", "count", "next", "previous", "measures", "rows"]
+    assert list(body) == [
+        "as_of",
+        "count",
+        "count_at_least",
+        "next",
+        "previous",
+        "measures",
+        "rows",
+    ]
     assert body["count"] == 5
     assert [m["slug"] for m in body["measures"]] == ["measure-002", "measure-003"]
     assert parse_qs(urlsplit(body["next"]).query) == {"page": ["3"], "page_size": ["2"]}

@@ -280,8 +280,9 @@ def derived_today(measure: Measure) -> DerivedToday:
 
 
 def measure_findings(measure: Measure) -> list[quality.Finding]:
-    """The data-quality findings of one measure and its facts: the queue's rules, limited."""
-    return quality.findings(measure=measure.slug)
+    """The data-quality findings of one measure and its facts: the queue's rules, read through
+    the measure's own rows."""
+    return quality.findings_for_measure(measure)
 
 
 def _answer_badges(answer: rules.Answer[Any], colours: dict[str, str], labels: Any) -> SafeString:

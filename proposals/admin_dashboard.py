@@ -60,16 +60,22 @@ class QualitySummary:
 
 
 def _quality() -> QualitySummary:
-    """The one place the dashboard reads the data-quality queue."""
-    found = quality.findings()
-    tally = quality.counts(found)
-    at_risk = [finding for finding in found if finding.rule == AT_RISK_RULE]
+    """The one place the dashboard reads the data-quality queue: a count per rule, the queue's
+    first findings and the first facts at risk, each read as a page of the queue."""
+    tally = quality.rule_counts()
+    found = [rule for rule, count in tally.items() if count]
+    top = quality.page(offset=0, limit=QUALITY_SHOWN, rules=found) if found else []
+    at_risk = (
+        quality.page(offset=0, limit=AT_RISK_SHOWN, rules=[AT_RISK_RULE])
+        if tally[AT_RISK_RULE]
+        else []
+    )
     return QualitySummary(
         rules=[(rule.id, rule.title, tally[rule.id]) for rule in quality.RULES if tally[rule.id]],
-        total=len(found),
-        top=[(finding, quality.admin_path(finding)) for finding in found[:QUALITY_SHOWN]],
-        at_risk=[(finding, quality.admin_path(finding)) for finding in at_risk[:AT_RISK_SHOWN]],
-        at_risk_total=len(at_risk),
+        total=sum(tally.values()),
+        top=[(finding, quality.admin_path(finding)) for finding in top],
+        at_risk=[(finding, quality.admin_path(finding)) for finding in at_risk],
+        at_risk_total=tally[AT_RISK_RULE],
     )
 
 

@@ -1,33 +1,49 @@
-"""Derived state with one door: a measure's stored status always equals what
-``proposals.status`` derives from its events, its scope and its named parties, whatever wrote
-the rows.
+"""Derived state with one door: a measure's stored status and its stored participations always
+equal what ``proposals.status`` derives from its events, its scope and its named parties (and the
+actors' successors), whatever wrote the rows.
 
 **What is stored.** ``Measure.status`` holds today's status when it is certain (empty before the
 measure existed or while it is uncertain); ``Measure.status_possible`` holds every value it may
 have today, as ``,in_force,terminated,``, while it is uncertain (empty otherwise; ``none`` stands
-for "did not exist yet"). Participations and stances are not stored: they are derived on read.
+for "did not exist yet"). ``MeasureParticipation`` holds one row per actor that has a
+participation in the measure today, certain or not, in the same form: ``participation`` when
+certain, else empty with every possible value in ``possible`` (``,none,party,``: maybe no
+participation yet, maybe a party), and the ``basis`` the answer rests on. So a participation that
+is uncertain today is never stored as certain: the ``party`` filter matches it only as a
+possibility, as it matches an uncertain status. Stances are not stored: they are derived on read.
 
-**Why hooks at the model layer, not only the services.** A status can go stale through any write
-to an event (its date, kind, actor, precision or measure), to a measure's scope or parties, or to
-an actor's successor, and such writes come from the API, the admin (forms, inlines, bulk delete,
-history revert), the dataset import, management commands and a shell. The services are one way
-in among several: the admin's history revert and a plain ``event.save()`` never pass through
-them. So the invariant is kept where every ORM write passes: ``post_save`` / ``post_delete``
-of events, measures and named parties (an explicit ``MeasureParty`` model: Django sends no
-signal for its hidden many-to-many rows), an actor's save, and the bulk paths that send no
-signal (``QuerySet.update``, ``bulk_create``, ``bulk_update`` on events, measures and parties,
-overridden in their QuerySets to call ``rederive``). Each hook only names the
+**No history for participations.** Unlike the status, a column of the measure recorded with it,
+participation rows get no audit-history and no change-log rows: each is a function of rows that
+have both (events, the measure's scope and parties, actors' successors) and of the day. The
+change feed already lists every write that changed one, a history of the copy would record the
+same change twice (and could disagree with it), and a past participation is asked with ``as_of``,
+which derives it from the events as they stood.
+
+**Why hooks at the model layer, not only the services.** Derived state can go stale through any
+write to an event (its date, kind, actor, precision or measure), to a measure's scope or parties,
+or to an actor's successor, and such writes come from the API, the admin (forms, inlines, bulk
+delete, history revert), the dataset import, management commands and a shell. The services are
+one way in among several: the admin's history revert and a plain ``event.save()`` never pass
+through them. So the invariant is kept where every ORM write passes: ``post_save`` /
+``post_delete`` of events, measures and named parties (an explicit ``MeasureParty`` model: Django
+sends no signal for its hidden many-to-many rows), an actor's save, and the bulk paths that send
+no signal (``QuerySet.update``, ``bulk_create``, ``bulk_update`` on events, measures, parties and
+actors' successors, overridden in their QuerySets to call ``rederive``). Each hook only names the
 measures to look at again; ``rederive`` is the single function that computes and stores, in the
-writer's transaction, so a reader never sees the new events with the old status. The writer's
-author (``_history_user``, else the request's user) is kept on the measure's history row.
+writer's transaction, so a reader never sees the new events with the old status or
+participations. It locks the measures before it reads their events, so of two writers of one
+measure the second derives from what the first committed. The writer's author
+(``_history_user``, else the request's user) is kept on the measure's history row.
 
 Writers of many rows (a measure with its events, an import) open ``deferred()``: the hooks then
 collect measure ids and ``rederive`` runs once per measure when the block ends, still inside
 the transaction.
 
 What the hooks cannot see is raw SQL. ``manage.py recompute_statuses --check`` finds any
-measure whose stored status differs from the derived one (for operators and CI) and the daily
-job rewrites them; the daily job also lets dated events take effect when their day comes.
+measure whose stored status or participations differ from the derived ones (for operators and
+CI) and the daily job rewrites them; the daily job also lets dated events take effect when their
+day comes. Until it has run on a given day, what is stored is the answer of the day it last ran
+for the measures no write has touched since.
 """
 
 from __future__ import annotations
@@ -54,38 +70,81 @@ DERIVED_FIELDS = frozenset({"status", "status_possible", "status_computed_on", "
 
 @dataclass(frozen=True)
 class Stored:
-    """The stored form of a status answer."""
+    """The stored form of an answer: its value when certain (empty when that value is "none
+    yet"), else every value it may have as ``,a,b,`` (``none`` among them); participations also
+    keep the basis they rest on (empty: none)."""
 
-    status: str
+    value: str
     possible: str
+    basis: str = ""
 
     @classmethod
-    def of(cls, answer: rules.Answer[rules.MeasureStatus]) -> Stored:
+    def of(cls, answer: rules.Answer[Any], *, with_basis: bool = False) -> Stored:
+        basis = (answer.basis or "") if with_basis else ""
         if answer.certain:
-            return cls(answer.value.value if answer.value else "", "")
-        values = ",".join(value.value if value else "none" for value in answer.possible)
-        return cls("", f",{values},")
+            return cls(str(answer.value) if answer.value else "", "", basis)
+        values = ",".join(str(value) if value else "none" for value in answer.possible)
+        return cls("", f",{values},", basis)
+
+    def answer(self) -> rules.Answer[str]:
+        """The answer this stands for, as the rules gave it."""
+        if not self.possible:
+            return rules.Answer((self.value or None,), self.basis or None)
+        values = self.possible.strip(",").split(",")
+        return rules.Answer(
+            tuple(None if value == "none" else value for value in values), self.basis or None
+        )
+
+
+NO_STATUS: rules.Answer[rules.MeasureStatus] = rules.Answer((None,))
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the rules derive for one measure on one day."""
+
+    status: rules.Answer[rules.MeasureStatus]
+    participations: dict[str, rules.Answer[rules.Participation]]
+
+
+def derive(
+    measure_ids: Iterable[int] | None = None, *, on: datetime.date | None = None
+) -> tuple[dict[int, Derived], dict[str, int]]:
+    """``{measure id: its status and participations on ``on``}`` for the given measures (all
+    when ``None``), and ``{actor code: actor id}``, from four queries whatever their number."""
+    from proposals.models import Actor, rule_inputs
+
+    on = on or timezone.localdate()
+    inputs = rule_inputs(measure_ids)
+    # Read after the events: every code they name is here (an actor with events cannot go).
+    successor_of: dict[str, str] = {}
+    actor_ids: dict[str, int] = {}
+    for pk, code, successor in Actor.objects.values_list("pk", "code", "successor__code"):
+        actor_ids[code] = pk
+        if successor:
+            successor_of[code] = successor
+    result = {
+        measure_id: Derived(
+            rules.status_on(facts, on=on, measure=measure, successor_of=successor_of),
+            rules.participations_on(facts, on=on, measure=measure, successor_of=successor_of),
+        )
+        for measure_id, (facts, measure) in inputs.items()
+    }
+    return result, actor_ids
 
 
 def derived_statuses(
     measure_ids: Iterable[int] | None = None, *, on: datetime.date | None = None
 ) -> dict[int, rules.Answer[rules.MeasureStatus]]:
-    """``{measure id: status answer on ``on``}`` for the given measures (all when ``None``),
-    from four queries whatever their number."""
-    from proposals.models import Actor, rule_inputs
-
-    on = on or timezone.localdate()
-    successor_of = Actor.objects.successor_map()
-    return {
-        measure_id: rules.status_on(facts, on=on, measure=measure, successor_of=successor_of)
-        for measure_id, (facts, measure) in rule_inputs(measure_ids).items()
-    }
+    """``{measure id: status answer on ``on``}`` for the given measures (all when ``None``)."""
+    return {pk: found.status for pk, found in derive(measure_ids, on=on)[0].items()}
 
 
 def rederive(
     measure_ids: Iterable[int], *, author: Any = None, on: datetime.date | None = None
 ) -> int:
-    """Store the derived status of these measures; return how many changed.
+    """Store the derived status and participations of these measures; return how many
+    measures changed (their status, their participations or both).
 
     Inside ``deferred()`` this only notes the ids. A measure whose status is unchanged gets no
     history row and keeps its ``updated_at``.
@@ -102,6 +161,27 @@ def rederive(
     return _store(ids, authors=dict.fromkeys(ids, author), on=on or timezone.localdate())
 
 
+def rederive_succession(actor_ids: Iterable[int | None], *, author: Any = None) -> int:
+    """After these actors' successors changed: every measure on which an actor linked to them by
+    succession (their predecessors and successors, however far) acted or is a named party."""
+    from proposals.models import Actor, Event, MeasureParty
+
+    linked = {int(pk) for pk in actor_ids if pk is not None}
+    links = list(Actor.objects.filter(successor__isnull=False).values_list("pk", "successor_id"))
+    grew = bool(linked)
+    while grew:
+        before = len(linked)
+        for old, new in links:
+            if old in linked or new in linked:
+                linked |= {old, new}
+        grew = len(linked) != before
+    if not linked:
+        return 0
+    acted = Event.objects.filter(actor_id__in=linked).values_list("measure_id", flat=True)
+    named = MeasureParty.objects.filter(actor_id__in=linked).values_list("measure_id", flat=True)
+    return rederive(set(acted.distinct()) | set(named), author=author)
+
+
 def rederive_all(*, on: datetime.date | None = None) -> int:
     """Every measure (the daily job); returns how many changed."""
     from proposals.models import Measure
@@ -113,49 +193,134 @@ def rederive_all(*, on: datetime.date | None = None) -> int:
     return changed
 
 
-def drifted(*, on: datetime.date | None = None) -> list[tuple[str, Stored, Stored]]:
-    """Measures whose stored status is not the derived one: ``(slug, stored, derived)``."""
-    from proposals.models import Measure
+@dataclass
+class Drift:
+    """What is stored and differs from what the rules derive, as ``(label, stored, derived)``:
+    statuses labelled by the measure's slug, participations by ``slug, participation of CODE``."""
 
-    derived = derived_statuses(on=on)
-    result = []
+    statuses: list[tuple[str, Stored, Stored]]
+    participations: list[tuple[str, Stored, Stored]]
+
+
+def drift(*, on: datetime.date | None = None) -> Drift:
+    """Every stored status and participation that is not the derived one."""
+    from proposals.models import Measure, MeasureParticipation
+
+    found, actor_ids = derive(on=on)
+    codes = {pk: code for code, pk in actor_ids.items()}
+    statuses = []
+    slugs = {}
     for pk, slug, status, possible in Measure.objects.order_by("slug").values_list(
         "pk", "slug", "status", "status_possible"
     ):
-        want = Stored.of(derived.get(pk) or rules.Answer((None,)))
+        slugs[pk] = slug
+        want = Stored.of(found[pk].status if pk in found else NO_STATUS)
         have = Stored(status, possible)
         if have != want:
-            result.append((slug, have, want))
-    return result
+            statuses.append((slug, have, want))
+    wanted = {
+        (pk, code): Stored.of(answer, with_basis=True)
+        for pk, result in found.items()
+        for code, answer in result.participations.items()
+    }
+    rows = MeasureParticipation.objects.values_list(
+        "measure_id", "actor_id", "participation", "possible", "basis"
+    )
+    stored = {
+        (measure_id, codes.get(actor_id, str(actor_id))): Stored(*values)
+        for measure_id, actor_id, *values in rows
+    }
+    nothing = Stored("", ",none,")  # shown as "no participation"
+    participations = [
+        (
+            f"{slugs.get(measure_id, measure_id)}, participation of {code}",
+            stored.get((measure_id, code), nothing),
+            wanted.get((measure_id, code), nothing),
+        )
+        for measure_id, code in stored.keys() | wanted.keys()
+        if stored.get((measure_id, code)) != wanted.get((measure_id, code))
+    ]
+    return Drift(statuses, sorted(participations, key=lambda item: item[0]))
+
+
+def drifted(*, on: datetime.date | None = None) -> list[tuple[str, Stored, Stored]]:
+    """Measures whose stored status or participations are not the derived ones:
+    ``(label, stored, derived)``, statuses first (see ``Drift``)."""
+    found = drift(on=on)
+    return found.statuses + found.participations
 
 
 @transaction.atomic
 def _store(ids: set[int], *, authors: dict[int, Any], on: datetime.date) -> int:
     from proposals.models import Measure
 
-    derived = derived_statuses(ids, on=on)
-    changed = 0
+    changed: set[int] = set()
     bookkeeping = []
     token = _writing.set(True)
     try:
-        for measure in Measure.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
-            want = Stored.of(derived.get(measure.pk) or rules.Answer((None,)))
+        # Locked before their events are read: a second writer of a measure waits here, then
+        # derives from what the first one committed.
+        measures = list(Measure.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        if not measures:
+            return 0
+        found, actor_ids = derive([measure.pk for measure in measures], on=on)
+        for measure in measures:
+            want = Stored.of(found[measure.pk].status if measure.pk in found else NO_STATUS)
             if Stored(measure.status, measure.status_possible) == want:
                 if measure.status_computed_on != on:
                     bookkeeping.append(measure.pk)
                 continue
-            measure.status, measure.status_possible = want.status, want.possible
+            measure.status, measure.status_possible = want.value, want.possible
             measure.status_computed_on = on
             if authors.get(measure.pk) is not None:
                 measure._history_user = authors[measure.pk]  # type: ignore[attr-defined]
             measure.save(update_fields=["status", "status_possible", "status_computed_on"])
-            changed += 1
+            changed.add(measure.pk)
         if bookkeeping:
             # Not a content change: no history row, no updated_at.
             Measure.objects.filter(pk__in=bookkeeping).update(status_computed_on=on)
+        changed |= _store_participations(found, actor_ids)
     finally:
         _writing.reset(token)
-    return changed
+    return len(changed)
+
+
+def _store_participations(found: dict[int, Derived], actor_ids: dict[str, int]) -> set[int]:
+    """Make the measures' participation rows the derived ones; return the measures changed."""
+    from proposals.models import MeasureParticipation
+
+    wanted = {
+        (measure_id, actor_ids[code]): Stored.of(answer, with_basis=True)
+        for measure_id, result in found.items()
+        for code, answer in result.participations.items()
+    }
+    rows = MeasureParticipation.objects.filter(measure_id__in=list(found)).values_list(
+        "pk", "measure_id", "actor_id", "participation", "possible", "basis"
+    )
+    stored = {(measure, actor): (pk, Stored(*values)) for pk, measure, actor, *values in rows}
+    gone = [pk for key, (pk, _) in stored.items() if key not in wanted]
+    new, moved = [], []
+    for (measure_id, actor_id), want in wanted.items():
+        row = MeasureParticipation(
+            measure_id=measure_id,
+            actor_id=actor_id,
+            participation=want.value,
+            possible=want.possible,
+            basis=want.basis,
+        )
+        if (measure_id, actor_id) not in stored:
+            new.append(row)
+        elif stored[measure_id, actor_id][1] != want:
+            row.pk = stored[measure_id, actor_id][0]
+            moved.append(row)
+    if gone:
+        MeasureParticipation.objects.filter(pk__in=gone).delete()
+    if new:
+        MeasureParticipation.objects.bulk_create(new)
+    if moved:
+        MeasureParticipation.objects.bulk_update(moved, ["participation", "possible", "basis"])
+    changed = {measure_id for measure_id, _ in wanted.keys() ^ stored.keys()}
+    return changed | {row.measure_id for row in moved}
 
 
 @contextlib.contextmanager
@@ -230,26 +395,12 @@ def _party_row_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     rederive({instance.measure_id})
 
 
-def _measures_naming(actor_id: int) -> set[int]:
-    from proposals.models import MeasureParty
-
-    return set(MeasureParty.objects.filter(actor_id=actor_id).values_list("measure_id", flat=True))
-
-
 def _actor_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     update_fields = kwargs.get("update_fields")
     if kwargs.get("created") or (update_fields is not None and "successor" not in update_fields):
         return
-    from proposals.models import Event
-
     # A new successor carries on the actor's participation (and acts for it as a party).
-    actors = {instance.pk, instance.successor_id} - {None}
-    ids = set(
-        Event.objects.filter(actor_id__in=actors).values_list("measure_id", flat=True).distinct()
-    )
-    for actor_id in actors:
-        ids |= _measures_naming(actor_id)
-    rederive(ids, author=_author_of(instance))
+    rederive_succession({instance.pk, instance.successor_id}, author=_author_of(instance))
 
 
 def connect() -> None:

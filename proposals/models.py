@@ -1,8 +1,9 @@
 """The temporal, cited domain: actors, measures, the dated events that happen to measures, the
 dated positions actors take on them, and the citations that back every fact.
 
-Status is never typed: ``Measure.status`` is a stored copy of what ``proposals.status`` derives
-from the events, kept for fast filtering and kept equal to the derived one by ``proposals.derived``.
+Status is never typed: ``Measure.status`` (and each actor's ``MeasureParticipation``) is a stored
+copy of what ``proposals.status`` derives from the events for today, kept for fast filtering and
+kept equal to the derived one by ``proposals.derived``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,48 @@ class TimestampedModel(models.Model):
 # --- Actors -------------------------------------------------------------------------------------
 
 
+# Fields whose bulk write changes who carries on whose participation (``proposals.derived``).
+_SUCCESSION = frozenset({"successor", "successor_id"})
+
+
 class ActorQuerySet(models.QuerySet["Actor"]):
+    # The bulk writes that send no signal still reach the derived state (proposals.derived): a
+    # new successor carries on its predecessors' participation and acts for them as a party.
+
+    def update(self, **kwargs: Any) -> int:
+        if not _SUCCESSION & kwargs.keys():
+            return super().update(**kwargs)
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            ids = set(self.values_list("pk", flat=True))
+            count = super().update(**kwargs)
+            derived.rederive_succession(ids)
+        return count
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        objs, fields = list(objs), list(fields)
+        if not _SUCCESSION & set(fields):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            derived.rederive_succession(obj.pk for obj in objs)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        # A new actor carries on nobody's participation yet; an upsert may change a successor.
+        if not _SUCCESSION & set(kwargs.get("update_fields") or ()):
+            return super().bulk_create(objs, *args, **kwargs)
+        from proposals import derived
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            codes = [actor.code for actor in created]
+            derived.rederive_succession(self.filter(code__in=codes).values_list("pk", flat=True))
+        return created
+
     def successor_map(self) -> dict[str, str]:
         """``{predecessor code: successor code}``, e.g. ``{"SUN": "RUS"}``."""
         return dict(self.filter(successor__isnull=False).values_list("code", "successor__code"))
@@ -375,6 +417,20 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
                 ids.append(measure_id)
         return self.filter(pk__in=ids)
 
+    def with_stored_participation(
+        self, *, code: str, participations: Iterable[str], certain_only: bool = False
+    ) -> MeasureQuerySet:
+        """Today's participation (``with_participation`` for today), from the stored rows
+        (``MeasureParticipation``, kept by ``proposals.derived``): an index range scan of the
+        actor's rows with those values, and of its uncertain ones unless ``certain_only``."""
+        wanted = list(participations)
+        condition = Q(participation__in=wanted)
+        if not certain_only:
+            for value in wanted:
+                condition |= Q(participation="", possible__contains=f",{value},")
+        rows = MeasureParticipation.objects.filter(condition, actor__code=code)
+        return self.filter(pk__in=rows.values("measure_id"))
+
     def search(self, text: str, *, ranked: bool = True) -> MeasureQuerySet:
         """Measures matching ``text`` in web-search syntax (``proposals.fulltext``), best first
         when ``ranked`` (then in the default order), through the search index of either
@@ -448,6 +504,17 @@ class MeasurePartyQuerySet(models.QuerySet["MeasureParty"]):
             if moved_to is not None:
                 ids.add(getattr(moved_to, "pk", moved_to))
             derived.rederive(ids)
+        return count
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        from proposals import derived
+
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            before = MeasureParty.objects.filter(pk__in=[row.pk for row in objs])
+            ids = set(before.values_list("measure_id", flat=True))
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            derived.rederive(ids | {row.measure_id for row in objs})
         return count
 
 
@@ -919,6 +986,67 @@ class Position(TimestampedModel):
     def clean(self) -> None:
         super().clean()
         check_date_precision(self.date, self.date_precision)
+
+
+# --- Today's participations ----------------------------------------------------------------------
+
+
+class MeasureParticipation(models.Model):
+    """Today's participation of one actor in one measure: a stored copy of what
+    ``proposals.status.participations_on`` derives, one row per actor that has a participation
+    today (certain or not), so that the ``party`` filter and an actor's page read an index
+    instead of every event of the actor's measures. Written only by ``proposals.derived``, with
+    the measure's status, in the writer's transaction; no history (the module says why)."""
+
+    class Participation(models.TextChoices):
+        # The values of proposals.status.Participation; a test keeps the two in step.
+        SIGNATORY = "signatory", "Signatory"
+        PARTY = "party", "Party"
+        SUSPENDED = "suspended", "Suspended"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        ENDED = "ended", "Ended"
+
+    # Both indexed by the constraint and the index below, which lead with them.
+    measure = models.ForeignKey(
+        Measure, on_delete=models.CASCADE, related_name="participation_rows", db_index=False
+    )
+    actor = models.ForeignKey(
+        Actor, on_delete=models.CASCADE, related_name="participation_rows", db_index=False
+    )
+    participation = models.CharField(
+        max_length=16,
+        choices=Participation.choices,
+        blank=True,
+        help_text="Today's participation when certain; empty while uncertain.",
+    )
+    possible = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="While today's participation is uncertain (a coarse date), every value it may "
+        "have, as ,none,party, (none: no participation yet); empty when certain.",
+    )
+    basis = models.CharField(
+        max_length=16,
+        choices=Certainty.choices,
+        blank=True,
+        help_text="The weakest certainty of the events the answer rests on; empty: none.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["measure", "actor"], name="unique_measure_participation"
+            ),
+        ]
+        indexes = [
+            # The party filter: an actor's rows of one value, and its uncertain ones ('').
+            models.Index(
+                fields=["actor", "participation", "measure"], name="participation_actor_value"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} in {self.measure_id}: {self.participation or self.possible}"
 
 
 # --- Citations ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Deterministic for a seed. Rows go in with ``bulk_create`` (no audit history, no per-row
 validation: the values are built valid), then the status recompute service runs once so every
-measure's stored status is what its events say, as after real curator writes.
+measure's stored status and participations are what its events say, as after real curator writes.
 
 Per measure: one to three categories; a proposal by one state, and for most a signature,
 ratifications by two to five parties and entry into force, some later suspended, left or ended

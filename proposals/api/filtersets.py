@@ -253,6 +253,11 @@ class MeasureFilterSet(StrictFilterSet):
         return qs.involving(value)
 
     def filter_party(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
+        if self.as_of_given in (None, timezone.localdate()):
+            # Today's participations are stored (and kept equal to the derived ones): indexed.
+            return qs.with_stored_participation(
+                code=value, participations=["party"], certain_only=self.certain_only
+            )
         return qs.with_participation(
             code=value,
             participations=["party"],

@@ -30,6 +30,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 
+from proposals import derived
 from proposals import status as rules
 from proposals.api.params import INT64_MAX
 from proposals.models import (
@@ -40,6 +41,7 @@ from proposals.models import (
     DatePrecision,
     Event,
     Measure,
+    MeasureParticipation,
     MeasureParty,
     Position,
     check_date_precision,
@@ -950,7 +952,8 @@ class ActorDetailSerializer(ActorSerializer):
 def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[str, Any]:
     """The actor with every position it took, its current stance on each measure and its
     participation in every measure, on ``as_of`` (today by default), each answer certain or
-    given as its possible values. Seven queries besides the actor's."""
+    given as its possible values. Three queries besides the actor's for today (participations
+    stored), seven for another day (participations derived from the events)."""
     on = as_of or timezone.localdate()
     successor_of = Actor.objects.successor_map()
     codes = lineage(actor.code, successor_of)
@@ -974,19 +977,30 @@ def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[st
         for measure_positions in _group(positions, "measure_id").values()
         for row in current_positions(measure_positions, on=on)
     ]
-    # Measures it acted on or is a named party of (itself or a predecessor).
-    involved = Measure.objects.filter(
-        Q(events__actor__code__in=codes, events__date__lte=on)
-        | Q(party_rows__actor__code__in=codes)
-    ).values("pk")
-    slugs = dict(Measure.objects.filter(pk__in=involved).values_list("pk", "slug"))
     participations = []
-    for measure_id, (facts, measure) in rule_inputs(slugs.keys(), before=on).items():
-        answer = rules.participations_on(
-            facts, on=on, successor_of=successor_of, measure=measure
-        ).get(actor.code)
-        if answer is not None:
-            participations.append({"measure": slugs[measure_id], **answer.as_dict("participation")})
+    if on == timezone.localdate():
+        # Today's are stored (proposals.derived): one query, however many measures it is in.
+        stored = MeasureParticipation.objects.filter(actor=actor).values_list(
+            "measure__slug", "participation", "possible", "basis"
+        )
+        for slug, *values in stored:
+            today = derived.Stored(*values).answer()
+            participations.append({"measure": slug, **today.as_dict("participation")})
+    else:
+        # Measures it acted on or is a named party of (itself or a predecessor).
+        involved = Measure.objects.filter(
+            Q(events__actor__code__in=codes, events__date__lte=on)
+            | Q(party_rows__actor__code__in=codes)
+        ).values("pk")
+        slugs = dict(Measure.objects.filter(pk__in=involved).values_list("pk", "slug"))
+        for measure_id, (facts, measure) in rule_inputs(slugs.keys(), before=on).items():
+            answer = rules.participations_on(
+                facts, on=on, successor_of=successor_of, measure=measure
+            ).get(actor.code)
+            if answer is not None:
+                participations.append(
+                    {"measure": slugs[measure_id], **answer.as_dict("participation")}
+                )
     participations.sort(key=lambda item: str(item["measure"]))
     return {
         "predecessors": sorted(codes - {actor.code}),

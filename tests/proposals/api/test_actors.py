@@ -60,7 +60,10 @@ def test_the_detail_has_positions_and_participations_through_predecessors(
         }
     ]
     assert [(p["stance"], p["current"]) for p in body["positions"]] == [("endorses", True)]
-    today = anonymous.get(f"{URL}RUS/").json()
+    # Today's participations are stored: 1 the actor, 2 successor map, 3 its positions, 4 its
+    # participation rows with the measures' slugs.
+    with django_assert_num_queries(4):
+        today = anonymous.get(f"{URL}RUS/").json()
     assert [(p["measure"], p["participation"]) for p in today["participations"]] == [
         ("inf", "suspended")
     ]

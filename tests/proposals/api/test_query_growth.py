@@ -87,9 +87,14 @@ FILTERED = [
     pytest.param("opposed_by=RUS", 4, id="opposed_by"),
     pytest.param("endorsed_by=CHN&certain=true&as_of=2001-07-01", 4, id="endorsed_by-certain"),
     pytest.param("actor=CHN", 4, id="actor"),
-    # 1 data version, 2 the actor code exists, 3 successor map, 4-6 the rules' inputs of the
-    # measures the actor is involved in (named parties, scopes, events), 7 COUNT, 8 page.
-    pytest.param("party=USA", 8, id="party"),
+    # Today's participations are stored: 1 data version, 2 the actor code exists, 3 COUNT (the
+    # actor's stored participation rows as a subquery), 4 page.
+    pytest.param("party=USA", 4, id="party"),
+    pytest.param("party=USA&certain=true", 4, id="party-certain"),
+    # Another day's are derived: 1 data version, 2 the actor code exists, 3 successor map, 4-6
+    # the rules' inputs of the measures the actor is involved in (named parties, scopes,
+    # events), 7 COUNT, 8 page.
+    pytest.param("party=USA&as_of=2001-07-01", 8, id="party-as_of"),
 ]
 
 

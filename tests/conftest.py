@@ -101,7 +101,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     uses_db = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
         getattr(item, "fixturenames", ())
     )
-    if uses_db and not item.get_closest_marker("makes_drift"):
+    if uses_db and not item.get_closest_marker("makes_drift") and _schema_is_current():
         from proposals.derived import drifted
 
         left = drifted()
@@ -111,3 +111,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
                 + "; ".join(f"{slug}: stored {have}, derived {want}" for slug, have, want in left)
             )
     return result
+
+
+def _schema_is_current() -> bool:
+    """False while a test has migrated back to an older schema (its fixture migrates forward
+    again when it tears down): the stored participations it would compare have no table yet."""
+    from proposals.models import MeasureParticipation
+
+    return MeasureParticipation._meta.db_table in connection.introspection.table_names()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import csp.constants as csp
 import dj_database_url
 import structlog
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -293,9 +294,11 @@ TRACKER_DISPATCH_EVERY = env_int("TRACKER_DISPATCH_EVERY", 60)
 if TRACKER_DISPATCH_EVERY < 1:
     raise ImproperlyConfigured("TRACKER_DISPATCH_EVERY must be at least 1 (seconds).")
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    # Just after midnight UTC, the day "today" changes for stored statuses and participations,
+    # so an event dated today takes effect today (every 24 h from beat's start could lag a day).
     "recompute-measure-status-daily": {
         "task": "proposals.tasks.recompute_all_statuses",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute=5, hour=0),
     },
     "dispatch-due-sources": {
         "task": "tracker.tasks.dispatch_due_sources",

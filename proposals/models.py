@@ -293,14 +293,19 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         return self.filter(models.Exists(through))
 
     def involving(self, code: str) -> MeasureQuerySet:
-        """Measures on which the actor acted (an event), took a position or is a named party."""
+        """Measures on which the actor acted (an event), took a position or is a named party.
+
+        The actor's id comes from a scalar subquery, not a join on its code in each ``EXISTS``
+        (as in ``with_current_stance``): each check is then one probe of an index on
+        ``(actor, measure)``-led columns instead of a join the planner may hash over the table."""
+        actor_id = models.Subquery(Actor.objects.filter(code=code).values("pk"))
         return self.filter(
-            models.Exists(Event.objects.filter(measure=models.OuterRef("pk"), actor__code=code))
+            models.Exists(Event.objects.filter(measure=models.OuterRef("pk"), actor_id=actor_id))
             | models.Exists(
-                Position.objects.filter(measure=models.OuterRef("pk"), actor__code=code)
+                Position.objects.filter(measure=models.OuterRef("pk"), actor_id=actor_id)
             )
             | models.Exists(
-                MeasureParty.objects.filter(measure_id=models.OuterRef("pk"), actor__code=code)
+                MeasureParty.objects.filter(measure_id=models.OuterRef("pk"), actor_id=actor_id)
             )
         )
 

@@ -75,10 +75,12 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def conforms(schema: dict[str, Any], node: dict[str, Any], value: Any, where: str) -> None:
-    node = _resolve(schema, node)
     if value is None:
-        assert node.get("nullable"), f"{where} is null but not nullable"
+        # A nullable object is an `allOf` of its component with `nullable` beside it.
+        nullable = node.get("nullable") or _resolve(schema, node).get("nullable")
+        assert nullable, f"{where} is null but not nullable"
         return
+    node = _resolve(schema, node)
     if "enum" in node:
         assert value in node["enum"], f"{where}: {value!r} not in {node['enum']}"
     kind = node.get("type")

@@ -100,7 +100,9 @@ class OptimisticLockAdmin(admin.ModelAdmin):
         if fields is not None:
             kwargs["fields"] = [name for name in fields if name != VERSION_FIELD]
         form = super().get_form(request, obj, change, **kwargs)
-        if obj is None or not change:
+        # Any form of an existing row has the field its fieldsets name, including the history's
+        # revert form, which asks for the form without saying it is a change.
+        if obj is None:
             return form
         lock = self
 

@@ -42,7 +42,7 @@ def form_data(page: HttpResponse) -> dict[str, Any]:
     form = context["adminform"].form
     for name in form.fields:
         data[form.add_prefix(name)] = value(form[name])
-    for inline in context["inline_admin_formsets"]:
+    for inline in context.get("inline_admin_formsets", []):  # none on a revert form
         formset = inline.formset
         management = formset.management_form
         for name in management.fields:
@@ -120,6 +120,25 @@ def test_a_form_without_a_version_is_saved_unchecked() -> None:
     response = bea.post(source_page(source), {**form, "title": "Bea's title"})
 
     assert response.status_code == 302
+
+
+def test_a_revert_from_the_history_is_shown_and_saved() -> None:
+    """The history's revert form is a change form too: it shows the version and saves it."""
+    event = EventFactory(kind=Event.Kind.SIGNED, date=datetime.date(2024, 3, 1))
+    signed = event.history.get()
+    Event.objects.filter(pk=event.pk).update(kind=Event.Kind.ENTERED_INTO_FORCE)
+    bea = curator("bea")
+    revert_page = reverse("admin:proposals_event_simple_history", args=[event.pk, signed.pk])
+
+    page = bea.get(revert_page)
+
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert form["kind"].value() == Event.Kind.SIGNED
+    response = bea.post(revert_page, form_data(page))
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.kind == Event.Kind.SIGNED
 
 
 # --- a page with inlines ----------------------------------------------------------------------

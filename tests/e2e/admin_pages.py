@@ -132,33 +132,58 @@ def add_position(tab: Tab, *, date: str, actor: Any, stance: str, quote: str = "
     return prefix
 
 
-def cite_new_source_on_position(tab: Tab, *, row: int, url: str, title: str) -> None:
-    """From the saved measure's page, cite a source not yet recorded, by its URL, for the
-    position in row ``row`` of the positions inline, and save.
-
-    Today a position's citations live on the position's own page: open it from the row, add a
-    citation, make the source in the "+" popup and save (which lands on the positions list).
-    """
-    tab.find(f"#positions-{row} a.inlinechangelink").click()
-    tab.wait_css("#citations-group")
-    prefix = _add_inline_row(tab, "citations")
-    add_source_in_popup(tab, f"id_{prefix}-source", url=url, title=title)
-    save(tab)
+def cite_by_url(tab: Tab, prefix: str, *, url: str, locator: str = "", quote: str = "") -> None:
+    """Cite a source by its address in the row ``prefix`` (``events-0``) of the measure's page:
+    a source already known under any spelling of ``url`` is reused, else one is made, when the
+    page is saved."""
+    type_into(tab, f"#id_{prefix}-cite_0", url)
+    if locator:
+        type_into(tab, f"#id_{prefix}-cite_1", locator)
+    if quote:
+        type_into(tab, f"#id_{prefix}-cite_2", quote)
 
 
-def add_source_in_popup(tab: Tab, select_id: str, *, url: str, title: str) -> None:
-    """Make a new source with the "+" beside the source box ``select_id``; it gets chosen."""
-    form_window = tab.driver.current_window_handle
-    tab.find(f"#add_{select_id}").click()
-    tab.wait(lambda d: len(d.window_handles) == 2)
-    tab.driver.switch_to.window(next(h for h in tab.driver.window_handles if h != form_window))
-    tab.wait_css("#id_url")
-    type_into(tab, "#id_url", url)
-    type_into(tab, "#id_title", title)
-    tab.find("input[name=_save]").click()
-    tab.wait(lambda d: len(d.window_handles) == 1)
-    tab.driver.switch_to.window(form_window)
-    tab.wait(lambda d: tab.find(f"#{select_id}").get_attribute("value"))
+def citations_of_row(tab: Tab, prefix: str) -> list[str]:
+    """The citations a saved row shows (``https://… · p. 3 [Not checked yet]``), each with its
+    box to tick for removal."""
+    return [str(label.text).strip() for label in tab.find_all(f"#{prefix} .field-uncite label")]
+
+
+def status_shown(tab: Tab) -> str:
+    """The measure's status as its page derives it today (a badge, or "possibly … or …")."""
+    return readonly(tab, "status_today")
+
+
+def sources_cited(tab: Tab) -> list[list[str]]:
+    """The rows of the measure page's "Sources cited" table: health, source, host, checked."""
+    return table_rows(tab, ".field-source_health table")
+
+
+def open_own_page(tab: Tab, prefix: str) -> None:
+    """Open the own page of the fact in row ``prefix`` (saving it comes back to the measure)."""
+    tab.find(f"#{prefix} .field-own_page a").click()
+    tab.wait_css("#content-main form")
+
+
+def table_rows(tab: Tab, css: str) -> list[list[str]]:
+    """The cells' text of each body row of the table ``css``."""
+    return [
+        [str(cell.text).strip() for cell in row.find_elements("css selector", "td")]
+        for row in tab.find_all(f"{css} tbody tr")
+    ]
+
+
+def fetch_text(tab: Tab, url: str) -> str:
+    """What the page's own ``fetch`` of ``url`` answers, with the curator's session: how a
+    picture on the page is read back as the browser got it."""
+    return str(
+        tab.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0], {credentials: 'same-origin'})"
+            "  .then((r) => r.ok ? r.text() : 'HTTP ' + r.status).then(done);",
+            url,
+        )
+    )
 
 
 # --- lists --------------------------------------------------------------------------------------
@@ -172,3 +197,21 @@ def run_list_action(tab: Tab, *, rows: list[str], action: str) -> None:
     choose(tab, "select[name=action]", action)
     tab.find("button[name=index]").click()
     tab.wait(lambda d: tab.find_all(".messagelist"))
+
+
+# --- a source's page ----------------------------------------------------------------------------
+
+
+def check_now(tab: Tab) -> None:
+    """The "Check now" button at the top of a source's page: queues a check, comes back."""
+    tab.find("form.check-now button[type=submit]").click()
+    tab.wait(lambda d: tab.find_all(".messagelist"))
+
+
+def health_shown(tab: Tab) -> str:
+    return readonly(tab, "health_status")
+
+
+def check_history(tab: Tab) -> list[list[str]]:
+    """The source page's last checks, newest first: when, outcome, HTTP status, took, error."""
+    return table_rows(tab, ".field-recent_checks table")

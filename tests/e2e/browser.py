@@ -223,13 +223,20 @@ class Tab:
     def wait_css(self, css: str, seconds: float = 20) -> Any:
         return self.wait(lambda d: self.find_all(css), seconds)[0]
 
-    def shoot(self, step: str, *, at: str | None = None) -> Path:
+    def shoot(self, step: str, *, at: str | None = None, across: str | None = None) -> Path:
         """Save the viewport as ``<flow>-<step>.png``, once every picture on it has loaded;
-        ``at``: scrolled so that the element it selects is at the top."""
+        ``at``: scrolled so that the element it selects is at the top; ``across``: scrolled
+        sideways, on a page wider than the window, until the element it selects is in view."""
         if at is not None:
             self.driver.execute_script(
                 "window.scrollTo(0, arguments[0].getBoundingClientRect().top + scrollY - 8);",
                 self.find(at),
+            )
+        if across is not None:
+            self.driver.execute_script(
+                "const box = arguments[0].getBoundingClientRect();"
+                "window.scrollTo(Math.max(0, box.right + scrollX - innerWidth + 16), scrollY);",
+                self.find(across),
             )
         assert broken_images(self.driver) == [], f"{self.flow}/{step}: broken pictures"
         directory = artifacts_dir()

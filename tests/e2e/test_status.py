@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from proposals.models import Event, Measure
 from tests.factories import EventFactory, MeasureFactory
 
-from .admin_pages import add_event, readonly, save_and_continue, signed_in, success_message
+from .admin_pages import add_event, save_and_continue, signed_in, status_shown, success_message
 from .conftest import OpenTab
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,14 +27,15 @@ def test_the_status_shown_follows_an_entry_into_force(
     tab = open_tab("status")
     signed_in(tab, admin_user)
     tab.open(f"/admin/proposals/measure/{measure.pk}/change/")
-    assert readonly(tab, "status") == "Signed"
+    assert status_shown(tab) == "Signed"
 
     add_event(tab, date="2024-06-01", kind="Entered into force")
     tab.shoot("1-entry-into-force-added", at="#events-group")
     save_and_continue(tab)
 
     assert "was changed successfully" in success_message(tab)
-    assert readonly(tab, "status") == "In force"
+    assert status_shown(tab) == "In force"
+    assert "Derived today: status In force" in tab.text(".messagelist .info")
     measure.refresh_from_db()
     assert measure.status == Measure.Status.IN_FORCE
-    tab.shoot("2-in-force", at=".field-status")
+    tab.shoot("2-in-force", at=".field-status_today")

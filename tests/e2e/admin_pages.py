@@ -18,8 +18,7 @@ def log_in(tab: Tab, *, username: str, password: str) -> None:
     tab.open("/admin/login/")
     tab.find("#id_username").send_keys(username)
     tab.find("#id_password").send_keys(password)
-    tab.find("#login-form [type=submit]").click()
-    tab.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+    click_through(tab, "#login-form [type=submit]")
 
 
 def signed_in(tab: Tab, user: User) -> None:
@@ -61,14 +60,24 @@ def autocomplete(tab: Tab, select_id: str, typed: str, label: str) -> None:
     )
 
 
+def click_through(tab: Tab, css: str) -> None:
+    """Click the button or link ``css`` and wait for the page that answers: the old page gone,
+    the new one loaded (a page that looks alike, say with a message, is not mistaken for the
+    answer)."""
+    from selenium.webdriver.support.expected_conditions import staleness_of
+
+    page = tab.find("html")
+    tab.find(css).click()
+    tab.wait(staleness_of(page))
+    tab.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def save_and_continue(tab: Tab) -> None:
-    tab.find("input[name=_continue]").click()
-    tab.wait(lambda d: tab.find_all(".messagelist, .errornote"))
+    click_through(tab, "input[name=_continue]")
 
 
 def save(tab: Tab) -> None:
-    tab.find("input[name=_save]").click()
-    tab.wait(lambda d: tab.find_all(".messagelist, .errornote"))
+    click_through(tab, "input[name=_save]")
 
 
 def success_message(tab: Tab) -> str:
@@ -161,8 +170,7 @@ def sources_cited(tab: Tab) -> list[list[str]]:
 
 def open_own_page(tab: Tab, prefix: str) -> None:
     """Open the own page of the fact in row ``prefix`` (saving it comes back to the measure)."""
-    tab.find(f"#{prefix} .field-own_page a").click()
-    tab.wait_css("#content-main form")
+    click_through(tab, f"#{prefix} .field-own_page a")
 
 
 def table_rows(tab: Tab, css: str) -> list[list[str]]:
@@ -191,12 +199,18 @@ def fetch_text(tab: Tab, url: str) -> str:
 
 def run_list_action(tab: Tab, *, rows: list[str], action: str) -> None:
     """Tick the rows whose first column reads as in ``rows`` and run ``action`` on them."""
+    ticked = []
     for row in tab.find_all("#result_list tbody tr"):
-        if row.find_element("css selector", "th").text.strip() in rows:
-            row.find_element("css selector", "input.action-select").click()
+        # As read, whatever the column's width wraps.
+        label = " ".join(row.find_element("css selector", "th").text.split())
+        if label in rows:
+            box = row.find_element("css selector", "input.action-select")
+            box.click()
+            tab.wait(lambda d, box=box: box.is_selected())
+            ticked.append(label)
+    assert sorted(ticked) == sorted(rows), f"rows not in the list: {set(rows) - set(ticked)}"
     choose(tab, "select[name=action]", action)
-    tab.find("button[name=index]").click()
-    tab.wait(lambda d: tab.find_all(".messagelist"))
+    click_through(tab, "button[name=index]")
 
 
 # --- a source's page ----------------------------------------------------------------------------
@@ -204,8 +218,7 @@ def run_list_action(tab: Tab, *, rows: list[str], action: str) -> None:
 
 def check_now(tab: Tab) -> None:
     """The "Check now" button at the top of a source's page: queues a check, comes back."""
-    tab.find("form.check-now button[type=submit]").click()
-    tab.wait(lambda d: tab.find_all(".messagelist"))
+    click_through(tab, "form.check-now button[type=submit]")
 
 
 def health_shown(tab: Tab) -> str:

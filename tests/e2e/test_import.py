@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from proposals.models import Position
 from tests.factories import ActorFactory, MeasureFactory
 
-from .admin_pages import signed_in, type_into
+from .admin_pages import click_through, signed_in, type_into
 from .browser import Tab
 from .conftest import OpenTab
 
@@ -33,8 +33,7 @@ MISTAKE = GOOD.replace("CHN,abstain", "CHN,maybe")
 def upload(tab: Tab, path: Path, *, measure: str) -> None:
     tab.find("#id_file").send_keys(str(path))
     type_into(tab, "#id_measure", measure)
-    tab.find("input[type=submit][value=Import]").click()
-    tab.wait(lambda d: tab.find_all(".errornote, h2"))
+    click_through(tab, "input[type=submit][value=Import]")
 
 
 def test_a_curator_imports_votes_and_reads_the_report(

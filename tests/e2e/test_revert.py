@@ -13,6 +13,7 @@ from tests.factories import EventFactory, MeasureFactory
 
 from .admin_pages import (
     choose,
+    click_through,
     open_own_page,
     save_and_continue,
     signed_in,
@@ -37,7 +38,7 @@ def test_reverting_an_event_brings_the_status_back(
     assert status_shown(tab) == "In force"
 
     open_own_page(tab, "events-0")
-    tab.find("a.historylink").click()
+    click_through(tab, "a.historylink")
     versions = tab.wait_css("#change-history")
     assert [
         row.find_element("css selector", "td").text
@@ -52,7 +53,7 @@ def test_reverting_an_event_brings_the_status_back(
     tab.wait_css("input[value=Revert]")
     assert tab.find("#id_kind").get_attribute("value") == Event.Kind.SIGNED
     tab.shoot("2-revert-form")
-    tab.find("input[value=Revert]").click()
+    click_through(tab, "input[value=Revert]")
 
     assert success_message(tab) == "The event “signed 2024-03-01” was changed successfully."
     event.refresh_from_db()

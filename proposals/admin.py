@@ -483,21 +483,26 @@ class MeasureAdmin(OptimisticLockAdmin, SimpleHistoryAdmin):
         listed = f"{reverse('admin:proposals_event_changelist')}?measure={obj.pk}"
         if events:
             dates = sorted(event.date for event in events)
+            span = (
+                f"1 event, on {dates[0].isoformat()}"
+                if len(events) == 1
+                else f"{len(events)} events from {dates[0].isoformat()} to {dates[-1].isoformat()}"
+            )
             alt = (
-                f"Timeline of {obj.title}: {len(events)} events from {dates[0].isoformat()} to "
-                f"{dates[-1].isoformat()}, one lane per actor and one for the measure itself."
+                f"Timeline of {obj.title}: {span}, one lane per actor and one for the measure "
+                "itself."
             )
         else:
             alt = f"Timeline of {obj.title}: no events yet."
         picture = reverse("measure-detail", kwargs={"slug": obj.slug}) + "timeline.svg"
         return format_html(
             '<figure class="tracker-timeline"><img src="{}" alt="{}">'
-            '<figcaption>The same as text: <a href="{}">the {} events as a list</a>.'
+            '<figcaption>The same as text: <a href="{}">{}, as a list</a>.'
             "</figcaption></figure>",
             picture,
             alt,
             listed,
-            len(events),
+            "the event" if len(events) == 1 else f"the {len(events)} events",
         )
 
     @admin.display(description="findings")

@@ -293,6 +293,19 @@ def test_the_measure_page_shows_what_is_derived_drawn_found_and_cited(
     assert reverse("admin:tracker_source_change", args=[broken.pk]) in html
 
 
+def test_the_timeline_of_one_event_is_described_as_one_event(admin_client: Client) -> None:
+    measure = MeasureFactory(title="Hotline")
+    EventFactory(measure=measure, kind="signed", date=datetime.date(1963, 6, 20))
+
+    html = admin_client.get(
+        reverse("admin:proposals_measure_change", args=[measure.pk])
+    ).content.decode()
+
+    assert 'alt="Timeline of Hotline: 1 event, on 1963-06-20, one lane per actor' in html
+    assert ">the event, as a list</a>" in html
+    assert "1 events" not in html
+
+
 def test_the_lists_show_status_badges_and_counts(admin_client: Client) -> None:
     measure = MeasureFactory(categories=["hotline"])
     EventFactory(measure=measure, kind="entered_into_force", date=datetime.date(1963, 8, 30))

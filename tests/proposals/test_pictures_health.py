@@ -10,16 +10,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import time_machine
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from common import palette
 from proposals.pictures.health import SHORT_LABELS
 from tests.factories import SourceCheckFactory, SourceFactory
+from tests.proposals.svg_pictures import SVG, parse
 from tracker.models import Source, SourceCheck
 
 pytestmark = pytest.mark.django_db
-SVG = "{http://www.w3.org/2000/svg}"
 ALL = "/api/v1/sources/health.svg"
 NOW = datetime.datetime(2026, 3, 15, 12, tzinfo=datetime.UTC)
 
@@ -28,23 +27,10 @@ def at(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -
     return datetime.datetime(year, month, day, hour, minute, tzinfo=datetime.UTC)
 
 
-@pytest.fixture
-def anonymous() -> Iterator[APIClient]:
-    caches["throttle"].clear()  # throttle history is per process
-    yield APIClient()
-    caches["throttle"].clear()
-
-
 @pytest.fixture(autouse=True)
 def today() -> Iterator[None]:
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def parse(response: Any) -> ET.Element:
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "image/svg+xml; charset=utf-8"
-    return ET.fromstring(response.content)  # noqa: S314  # the service's own output
 
 
 def outcomes(svg: ET.Element) -> dict[tuple[str, str], int]:

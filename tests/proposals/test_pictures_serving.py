@@ -3,11 +3,9 @@ content negotiation, and its place in the API root and the OpenAPI schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from proposals.api.throttling import AnonymousThrottle
@@ -20,13 +18,6 @@ PATHS = {
     "/api/v1/sources/health.svg": "/api/v1/sources/health.svg",
     "/api/v1/sources/{id}/health.svg": "/api/v1/sources/{source}/health.svg",
 }
-
-
-@pytest.fixture
-def anonymous() -> Iterator[APIClient]:
-    caches["throttle"].clear()  # throttle history is per process
-    yield APIClient()
-    caches["throttle"].clear()
 
 
 @pytest.fixture

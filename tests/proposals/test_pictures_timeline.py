@@ -5,43 +5,22 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from common import palette
 from proposals.models import Event, Measure
 from proposals.pictures.timeline import MAX_EVENTS
 from tests.factories import ActorFactory, EventFactory, MeasureFactory
+from tests.proposals.svg_pictures import SVG, parse, tooltip
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
-SVG = "{http://www.w3.org/2000/svg}"
 URL = "/api/v1/measures/{}/timeline.svg"
 HATCH = "url(#timeline-hatch)"
-
-
-@pytest.fixture
-def anonymous() -> Iterator[APIClient]:
-    caches["throttle"].clear()  # throttle history is per process
-    yield APIClient()
-    caches["throttle"].clear()
-
-
-def parse(response: Any) -> ET.Element:
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "image/svg+xml; charset=utf-8"
-    return ET.fromstring(response.content)  # noqa: S314  # the service's own output
-
-
-def tooltip(node: ET.Element) -> str:
-    title = node.find(f"{SVG}title")
-    assert title is not None
-    return title.text or ""
 
 
 def lanes(svg: ET.Element) -> list[ET.Element]:

@@ -207,7 +207,7 @@ class SourceCheck(models.Model):
     """One refresh attempt. Append-only: the history of a source's health."""
 
     class Outcome(models.TextChoices):
-        OK = "ok", "OK, content unchanged"
+        OK = "ok", "OK (text as before, or read for the first time)"
         NOT_MODIFIED = "not_modified", "Not modified (304)"
         CHANGED = "changed", "Content changed"
         REDIRECTED = "redirected", "Redirected"

@@ -65,7 +65,7 @@ def test_a_curator_checks_a_source_now_and_reads_its_history(
 
     assert tab.text(".field-http_status .readonly") == "200"
     assert [(outcome, status) for _, outcome, status, _, _ in check_history(tab)] == [
-        ("OK, content unchanged", "200")
+        ("OK (text as before, or read for the first time)", "200")
     ]
     assert server.paths().count("/statements/launches") == 1
     source.refresh_from_db()
@@ -81,8 +81,8 @@ def test_a_curator_checks_a_source_now_and_reads_its_history(
     reload_until(tab, lambda: len(check_history(tab)) == 2)
 
     assert [outcome for _, outcome, _, _, _ in check_history(tab)] == [
-        "OK, content unchanged",
-        "OK, content unchanged",
+        "OK (text as before, or read for the first time)",
+        "OK (text as before, or read for the first time)",
     ]
     compared = {row[0]: row[1:] for row in _compared(tab)}
     assert compared["HTTP status"] == ["200", "200", "same"]

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from common import admin_tokens
 from config.health import health, live
 from config.metrics import metrics
-from proposals.admin_dashboard import dashboard
+from proposals.admin_dashboard import dashboard, matrix
 from proposals.api.docs import DocsView
 
 admin.site.site_header = "Arms-control proposal tracker"
@@ -18,6 +18,7 @@ admin_tokens.install(admin.site)
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
+    path("admin/matrix/", admin.site.admin_view(matrix), name="admin-matrix"),
     path("admin/tokens/", admin.site.admin_view(admin_tokens.api_tokens), name="api-tokens"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),

@@ -119,7 +119,7 @@ def test_the_source_pages_dashboard_and_token_page_run_under_the_policy(
         "/admin/tracker/source/",
         "/admin/dashboard/",
     ]
-    for page in [*with_badges, "/admin/", "/admin/tokens/"]:
+    for page in [*with_badges, "/admin/", "/admin/matrix/?category=hotline", "/admin/tokens/"]:
         browser.get(f"{live_server.url}{page}")
         wait_for(browser, lambda d: d.find_elements(By.ID, "content-main"))
         if page in with_badges:

@@ -18,3 +18,16 @@ def tooltip(node: ET.Element) -> str:
     title = node.find(f"{SVG}title")
     assert title is not None
     return title.text or ""
+
+
+def grid(svg: ET.Element) -> dict[tuple[str, str], tuple[str, str]]:
+    """(actor, measure) → (stance, fill) of every cell."""
+    return {
+        (row.get("data-actor", ""), cell.get("data-measure", "")): (
+            cell.get("data-stance", ""),
+            cell.get("fill", ""),
+        )
+        for row in svg.iter(f"{SVG}g")
+        if row.get("class") == "row"
+        for cell in row.iter(f"{SVG}rect")
+    }

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from common import palette
 from proposals.models import Measure
 from tests.factories import ActorFactory, MeasureFactory, PositionFactory
-from tests.proposals.svg_pictures import SVG, parse, tooltip
+from tests.proposals.svg_pictures import SVG, grid, parse, tooltip
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -21,19 +21,6 @@ URL = "/api/v1/matrix.svg"
 HATCH = "url(#matrix-hatch)"
 WHITE = "#FFFFFF"
 LONG_TITLE = "Advance notification of ballistic missile launches and space launch vehicles"
-
-
-def grid(svg: ET.Element) -> dict[tuple[str, str], tuple[str, str]]:
-    """(actor, measure) → (stance, fill) of every cell."""
-    return {
-        (row.get("data-actor", ""), cell.get("data-measure", "")): (
-            cell.get("data-stance", ""),
-            cell.get("fill", ""),
-        )
-        for row in svg.iter(f"{SVG}g")
-        if row.get("class") == "row"
-        for cell in row.iter(f"{SVG}rect")
-    }
 
 
 def columns(svg: ET.Element) -> list[ET.Element]:

@@ -16,6 +16,7 @@ recursion limit is measured, not crashed on.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 MAX_STORED_DEPTH = 32
@@ -47,3 +48,24 @@ def json_problem(value: Any, *, max_depth: int = MAX_STORED_DEPTH) -> str | None
         else:
             stack.extend((child, depth + 1) for child in item)
     return None
+
+
+def _integer(text: str) -> int | float:
+    value = int(text)
+    return value if -NUMBER_LIMIT <= value < NUMBER_LIMIT else float(value)
+
+
+NUMBER_LIMIT = 2**63
+
+
+class StoredJSONDecoder(json.JSONDecoder):
+    """Reads a stored JSON field back as it was written.
+
+    PostgreSQL's ``jsonb`` keeps a number as the exact decimal it stands for: ``-2.8e23`` comes
+    back as ``-280592306851442240000000``, which Python reads as an integer beyond 64 bits that
+    no JSON renderer here can write (orjson stops at 64 bits). An integer outside 64 bits is read
+    as the float it was written as; every other value is read as usual."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("parse_int", _integer)
+        super().__init__(*args, **kwargs)

@@ -23,7 +23,7 @@ from simple_history.models import HistoricalRecords
 
 from proposals import fulltext
 from proposals import status as rules
-from proposals.json_limits import json_problem
+from proposals.json_limits import StoredJSONDecoder, json_problem
 from tracker.models import Source
 
 if TYPE_CHECKING:
@@ -587,7 +587,10 @@ class Measure(TimestampedModel):
         help_text="The measure this one amends, extends or implements.",
     )
     parameters = models.JSONField(
-        default=dict, blank=True, help_text='Free-form facts, e.g. {"range_km": [500, 5500]}.'
+        default=dict,
+        blank=True,
+        decoder=StoredJSONDecoder,
+        help_text='Free-form facts, e.g. {"range_km": [500, 5500]}.',
     )
     parties = models.ManyToManyField(
         Actor,

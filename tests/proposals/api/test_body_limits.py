@@ -180,3 +180,21 @@ def test_the_schema_states_the_body_limits(anonymous: APIClient, settings: Any) 
     assert "413" in create["responses"]
     login = schema["paths"]["/api/v1/auth/login/"]["post"]
     assert f"After {settings.AXES_FAILURE_LIMIT} failed logins" in login["description"]
+
+
+def test_parameters_with_numbers_beyond_64_bits_are_read_back_as_written(
+    curator: APIClient, anonymous: APIClient
+) -> None:
+    # PostgreSQL's jsonb keeps -2.8e23 as the integer it stands for; it must come back a float,
+    # not an integer no renderer can write (a 500 on every read of the measure).
+    parameters = {"big": -2.8059230685144224e23, "huge": [1e300], "small": 1.5, "count": 12}
+
+    response = curator.post("/api/v1/measures/", measure_body(parameters), format="json")
+
+    assert response.status_code == 201, response.content
+    assert Measure.objects.get(slug="deep").parameters == parameters
+    read = anonymous.get("/api/v1/measures/deep/")
+    assert read.status_code == 200
+    assert read.json()["parameters"] == parameters
+    assert type(read.json()["parameters"]["count"]) is int
+    assert_reads_still_work(anonymous, curator)

@@ -62,7 +62,13 @@ def test_the_pictures_show_the_measure_and_the_sources_checks(
     EventFactory(
         measure=measure, actor=usa, kind=Event.Kind.RATIFIED, date=datetime.date(1963, 8, 30)
     )
-    PositionFactory(measure=measure, actor=sun, stance=Position.Stance.ENDORSES)
+    # Dated: the factory's default date moves forward with every position the session makes.
+    PositionFactory(
+        measure=measure,
+        actor=sun,
+        stance=Position.Stance.ENDORSES,
+        date=datetime.date(1963, 6, 20),
+    )
     source = SourceFactory(title="Memorandum of understanding", is_primary=True)
     CitationFactory(source=source, measure=measure)
     now = timezone.now()

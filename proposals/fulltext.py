@@ -4,7 +4,10 @@
 0006): ``setweight(to_tsvector('english', title), 'A') || … venue 'B' || … summary 'C'``, with a
 GIN index. The database computes it from the row on every write, whatever makes the write (the
 ORM, a bulk update, an import, a history revert, raw SQL), so it cannot drift from the columns.
-A search is ``search_vector @@ websearch_to_tsquery('english', q)``, ranked by ``ts_rank_cd``.
+A search is ``search_vector @@ websearch_to_tsquery('english', q)``. Its rank's groups (the title
+alone matches, the venue alone does, the rest: ``MeasureQuerySet.search``) are
+``ts_filter(search_vector, '{a}') @@ …`` and ``'{b}'``, each with its own GIN index (migration
+0010), so that a group is read in the default order by an index whether it is common or rare.
 
 The column is not a field of ``Measure``: a ``GeneratedField`` over ``SearchVector`` exists only
 on PostgreSQL, so the models (and their migrations) could not be the same on both databases, and
@@ -16,8 +19,7 @@ summary; Porter stemming, case and diacritics folded), holding no copy of the te
 (``content='proposals_measure'``) and kept in step by three triggers on ``proposals_measure``, so
 that every write reaches it too. ``ensure_sqlite_index`` restores the triggers after a migration
 that rebuilt the measure table (SQLite's way of altering a column drops a table's triggers).
-Results are ranked by ``bm25`` with the weights of PostgreSQL's ranking: title 1.0, venue 0.4,
-summary 0.2.
+A group of the rank is the same query restricted to one column (``{title} : (…)``).
 
 **The query language** is PostgreSQL's web-search syntax, translated for FTS5 by ``parse`` and
 ``fts5_match``: words must all appear (stemmed: *launches* finds *launch*); ``"a phrase"`` must
@@ -161,6 +163,11 @@ def fts5_match(text: str) -> FTS5Query:
     return FTS5Query(" OR ".join(matching) or None, tuple(excluding))
 
 
+def fts5_in_column(query: str, column: str) -> str:
+    """``query`` (an FTS5 expression from ``fts5_match``) satisfied by one column alone."""
+    return f"{{{column}}} : ({query})"
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 
@@ -276,3 +283,17 @@ def ensure_sqlite_index(connection: BaseDatabaseWrapper) -> bool:
         if missing:
             cursor.execute(_SQLITE_REBUILD)
     return bool(missing)
+
+
+class WeightFilter(models.Func):
+    """``ts_filter(vector, '{a}')``: the part of a vector written with one weight (A: the title,
+    B: the venue), as the expression indexes of ``POSTGRES_TIER_INDEXES`` hold it (the weight is
+    written into the SQL, not passed as a parameter, so that the index matches)."""
+
+    function = "ts_filter"
+    output_field = SearchVectorField()
+
+    def __init__(self, vector: Any, weight: str) -> None:
+        if weight not in ("a", "b", "c", "d"):
+            raise ValueError(f"not a weight: {weight!r}")
+        super().__init__(vector, template=f"%(function)s(%(expressions)s, '{{{weight}}}')")

@@ -12,7 +12,7 @@ import datetime
 import re
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery, SearchVectorExact
 from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
 from django.db.models import Q
@@ -252,12 +252,16 @@ class Category(models.Model):
 
 
 MEASURE_ORDERING = ["slug"]  # the default order of measures, and the tie-break of a search
+SEARCH_RANK = "search_rank"  # the alias of a ranked search's group (MeasureQuerySet.search)
 
 # Fields whose bulk update makes the stored status stale (``proposals.derived``).
 _STATUS_INPUTS = frozenset({"scope", "status", "status_possible"})
 
 
 class MeasureQuerySet(models.QuerySet["Measure"]):
+    # The groups of a ranked search's order, best first (``search``); kept by every copy.
+    _search_groups: tuple[Any, ...] = ()
+
     # The bulk writes that send no signal still reach the derived status (proposals.derived).
 
     def update(self, **kwargs: Any) -> int:
@@ -437,32 +441,71 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         return self.filter(pk__in=rows.values("measure_id"))
 
     def search(self, text: str, *, ranked: bool = True) -> MeasureQuerySet:
-        """Measures matching ``text`` in web-search syntax (``proposals.fulltext``), best first
-        when ``ranked`` (then in the default order), through the search index of either
-        database."""
+        """Measures matching ``text`` in web-search syntax (``proposals.fulltext``), through the
+        search index of either database; when ``ranked``, best first: the measures whose title
+        alone satisfies the query, then those whose venue alone does, then the rest, each group
+        in the default order (``ranked_page_ids`` reads a page of them group by group)."""
+        matching: MeasureQuerySet
         if connections[self.db].vendor == "postgresql":
             query = SearchQuery(text, search_type="websearch", config="english")
             matching = self.alias(search_vector=fulltext.StoredVector()).filter(search_vector=query)
-            if not ranked:
-                return matching
-            rank = SearchRank(models.F("search_vector"), query, cover_density=True)
-            return matching.alias(search_rank=rank).order_by("-search_rank", *MEASURE_ORDERING)
-        plan = fulltext.fts5_match(text)
-        if not plan.excluding:
-            if plan.matching is None:
+            groups: list[Any] = [
+                SearchVectorExact(fulltext.WeightFilter(fulltext.StoredVector(), weight), query)
+                for weight in ("a", "b")  # the title, the venue
+            ]
+        else:
+            plan = fulltext.fts5_match(text)
+            if plan.excluding:
+                # An alternative made only of exclusions (``-word``) holds for the measures the
+                # index does not find: subqueries.
+                matching = self.filter(_fts5_condition(plan))
+            elif plan.matching is None:
                 return self.none()  # only stop words: nothing to look for, as on PostgreSQL
-            # A join with the index, which also gives each measure its rank.
-            indexed = self.filter(search_entry__document__match=plan.matching)
-            if not ranked:
-                return indexed
-            return indexed.order_by("search_entry__rank", *MEASURE_ORDERING)
-        # An alternative made only of exclusions (``-word``) holds for the measures the index
-        # does not find: subqueries, unranked.
-        index = MeasureText.objects.values("measure_id")
-        condition = Q(pk__in=index.filter(document__match=plan.matching)) if plan.matching else Q()
-        for unwanted in plan.excluding:
-            condition |= ~Q(pk__in=index.filter(document__match=unwanted))
-        return self.filter(condition)
+            else:
+                matching = self.filter(search_entry__document__match=plan.matching)  # a join
+            groups = [_fts5_condition(plan, column) for column in ("title", "venue")]
+        if not ranked:
+            return matching
+        rank = models.Case(
+            *(models.When(group, then=models.Value(number)) for number, group in enumerate(groups)),
+            default=models.Value(len(groups)),
+        )
+        ranked_qs = matching.alias(**{SEARCH_RANK: rank}).order_by(SEARCH_RANK, *MEASURE_ORDERING)
+        ranked_qs._search_groups = tuple(groups)
+        return ranked_qs
+
+    def ranked_page_ids(self, start: int, stop: int) -> list[int] | None:
+        """The ids of rows ``start`` to ``stop`` of a ranked search, in its order; None when the
+        queryset is not one.
+
+        The rank's ``ORDER BY`` would make the database rank every match to find the first ones
+        (a common word is in most measures). Each group of the rank is instead read on its own in
+        the default order, as far as the page needs, so that the database can stop early: a walk
+        of the slug index while the group is common, its full-text index while it is rare. A
+        group that ends before the page does is known whole, and the next one starts after it."""
+        if not self._search_groups or self.query.order_by[:1] != (SEARCH_RANK,):
+            return None
+        in_order = self.order_by(*MEASURE_ORDERING).values_list("pk", flat=True)
+        ids: list[int] = []
+        before = 0  # the rows of the groups read so far, all of them
+        for number in range(len(self._search_groups) + 1):
+            group = in_order
+            for earlier in self._search_groups[:number]:
+                group = group.exclude(earlier)
+            if number < len(self._search_groups):
+                group = group.filter(self._search_groups[number])
+            wanted = stop - before
+            found = list(group[:wanted])
+            ids += found[max(0, start - before) :]
+            if len(found) == wanted:
+                break
+            before += len(found)
+        return ids
+
+    def _clone(self) -> Any:
+        clone = super()._clone()  # type: ignore[misc]
+        clone._search_groups = self._search_groups
+        return clone
 
     def with_related(self) -> MeasureQuerySet:
         """Everything a measure's page shows, in a fixed number of queries."""
@@ -725,6 +768,22 @@ class MeasureText(models.Model):
 
     def __str__(self) -> str:
         return f"search entry of measure {self.pk}"
+
+
+def _fts5_condition(plan: fulltext.FTS5Query, column: str | None = None) -> Q:
+    """SQLite: the measures that satisfy ``plan`` (in ``column`` alone, when given), as
+    subqueries of the full-text index."""
+    index = MeasureText.objects.values("measure_id")
+
+    def found(query: str) -> Q:
+        if column is not None:
+            query = fulltext.fts5_in_column(query, column)
+        return Q(pk__in=index.filter(document__match=query))
+
+    condition = found(plan.matching) if plan.matching else Q()
+    for unwanted in plan.excluding:
+        condition |= ~found(unwanted)
+    return condition
 
 
 def _matches(answer: rules.Answer[Any], wanted: set[str], *, certain_only: bool) -> bool:

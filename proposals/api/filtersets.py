@@ -216,8 +216,9 @@ class MeasureFilterSet(StrictFilterSet):
         help_text="Full-text search in title, venue and summary, in web-search syntax: every "
         'word must appear (`launches` also finds *launch*), `"a phrase"` as written, `or` between '
         'alternatives, `-word` or `-"a phrase"` excludes; other punctuation separates words and '
-        "English stop words (*the*, *of*) are ignored. Results come best first (a match in the "
-        "title counts most, then the venue, then the summary), ties in the default order; with "
+        "English stop words (*the*, *of*) are ignored. Results come best first: the measures whose "
+        "title alone matches, then those whose venue alone matches, then the rest, each group in "
+        "the default order; with "
         "`ordering`, or with `cursor` (whose pages follow the default order, or `ordering`), in "
         "that order instead. Served by an index on both databases; see the data semantics for "
         "how SQLite's stemming and phrases differ.",

@@ -370,6 +370,11 @@ def _page_rows(queryset: Any, start: int, stop: int) -> list[Any]:
     ``OFFSET`` walks only the ids, in the order of the list (an index-only scan where an index
     holds the ordering and the id, e.g. ``(slug, id)`` for measures), and the rows are read for
     the page's ids alone — not read, joined and thrown away for every row skipped."""
+    # A ranked search finds its page's ids group by group (MeasureQuerySet.ranked_page_ids).
+    ranked = getattr(queryset, "ranked_page_ids", None)
+    ids = ranked(start, stop) if ranked is not None else None
+    if ids is not None:
+        return list(queryset.filter(pk__in=ids)) if ids else []
     if start == 0 or not isinstance(queryset, QuerySet):
         return list(queryset[start:stop])
     ids = queryset.values("pk")[start:stop]

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -111,6 +112,96 @@ def test_a_cursor_walks_the_matches_in_the_default_order(anonymous: APIClient) -
     cursor = parse_qs(urlparse(response.json()["next"]).query)["cursor"][0]
     rest = found(anonymous, "verification", cursor=cursor, page_size="3")
     assert first + rest == ["a-venue", "b-summary", "c-title", "d-summary"]
+
+
+# --- the rank, page by page --------------------------------------------------------------------
+
+# Words the stemmers of both databases leave alone, none a stop word.
+VOCABULARY = ["alpha", "bravo", "delta", "kilo", "lima", "oscar"]
+
+
+def _words(rng: random.Random, most: int) -> str:
+    return " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(0, most)))
+
+
+def expected_order(measures: list[dict[str, str]], wanted: list[str], unwanted: list[str]) -> list:
+    """The rank by its definition: a measure matches when every wanted word is in one of its
+    fields and no unwanted word in any; it is in the first group when its title alone satisfies
+    the query, else in the second when its venue alone does, else in the third; each group in
+    slug order."""
+
+    def satisfies(*texts: str) -> bool:
+        words = {word for text in texts for word in text.split()}
+        return all(word in words for word in wanted) and not any(w in words for w in unwanted)
+
+    ranked = []
+    for measure in measures:
+        fields = measure["title"], measure["venue"], measure["summary"]
+        if not satisfies(*fields):
+            continue
+        group = 0 if satisfies(fields[0]) else 1 if satisfies(fields[1]) else 2
+        ranked.append((group, measure["slug"]))
+    return [slug for _, slug in sorted(ranked)]
+
+
+def walk(client: APIClient, q: str, size: int) -> list[str]:
+    slugs: list[str] = []
+    number = 1
+    while True:
+        response = client.get(URL, {"q": q, "page_size": size, "page": number})
+        assert response.status_code == 200, response.content[:500]
+        body = response.json()
+        slugs += [item["slug"] for item in body["results"]]
+        if body["next"] is None:
+            return slugs
+        number += 1
+
+
+def test_every_page_of_a_ranked_search_follows_the_rank(anonymous: APIClient) -> None:
+    # Random titles, venues and summaries over a few words, and random queries of one or two
+    # words with and without an exclusion: walked page by page, with pages of several sizes so
+    # that a page boundary falls inside and between the groups, the list is the rank's order.
+    rng = random.Random(20261202)  # noqa: S311 - a fixed seed: the same data on every run
+    measures = []
+    for i in range(60):
+        measure = {
+            "slug": f"m-{i:02d}",
+            "title": _words(rng, 3),
+            "venue": _words(rng, 2),
+            "summary": _words(rng, 6),
+        }
+        MeasureFactory(**measure)
+        measures.append(measure)
+    for _ in range(15):
+        wanted = rng.sample(VOCABULARY, rng.randint(1, 2))
+        unwanted = rng.sample([w for w in VOCABULARY if w not in wanted], rng.randint(0, 1))
+        q = " ".join(wanted + [f"-{word}" for word in unwanted])
+        expected = expected_order(measures, wanted, unwanted)
+        for size in (3, 7, 50):
+            caches["throttle"].clear()  # a walk is many requests; the anonymous rate is not tested
+            assert walk(anonymous, q, size) == expected, (q, size)
+        # The database's own ORDER BY of the rank (what an export or a full read uses) agrees.
+        assert [m.slug for m in Measure.objects.search(q)] == expected, q
+
+
+@pytest.mark.parametrize("n", [4, 40])
+def test_a_page_deep_in_a_search_reads_each_group_once(
+    anonymous: APIClient, django_assert_num_queries: Any, n: int
+) -> None:
+    # n measures with the word in the title, n in the venue, n in the summary: page 2 of 3 per
+    # page starts in a group and may end in the next; the groups are read one query each, as
+    # far as the page needs, whatever their size.
+    for group, field in enumerate(("title", "venue", "summary")):
+        for i in range(n):
+            MeasureFactory(slug=f"{group}-{i:02d}", **{field: "verification"})
+    # 1 data version, 2 COUNT, then the page's ids: the first group (n = 40 fills the page,
+    # rows 4 to 6, from it; n = 4 ends in it after one row) and, for n = 4, the second; the
+    # third is never read. Then the page's rows, categories, events, positions, named parties
+    # and the successor map.
+    with django_assert_num_queries(10 if n == 4 else 9):
+        response = anonymous.get(URL, {"q": "verification", "page_size": 3, "page": 2})
+    slugs = [item["slug"] for item in response.json()["results"]]
+    assert slugs == (["0-03", "1-00", "1-01"] if n == 4 else ["0-03", "0-04", "0-05"])
 
 
 # --- the index follows every write ------------------------------------------------------------
@@ -262,10 +353,11 @@ def test_a_search_runs_the_same_queries_at_any_size(
     anonymous: APIClient, django_assert_num_queries: Any, n: int
 ) -> None:
     make_matching_measures(n)
-    # 1 data version (ETag), 2 COUNT of the matches, 3 the page of matches (ranked, parent slug
-    # joined), 4 their categories, 5 their events, 6 their positions, 7 their named parties,
-    # 8 the actors' successor map.
-    with django_assert_num_queries(8):
+    # 1 data version (ETag), 2 COUNT of the matches, 3 the page's ids in the first group of the
+    # rank (every match has the word in its title: the count says the page ends there), 4 the
+    # page of matches (parent slug as a subquery), 5 their categories, 6 their events, 7 their
+    # positions, 8 their named parties, 9 the actors' successor map.
+    with django_assert_num_queries(9):
         response = anonymous.get(URL, {"q": "notification"})
     assert response.status_code == 200
     assert response.json()["count"] == n
@@ -277,6 +369,6 @@ def test_a_search_with_an_exclusion_runs_the_same_queries(
 ) -> None:
     make_matching_measures(n)
     # As above; on SQLite the exclusion is a subquery of the same queries.
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         response = anonymous.get(URL, {"q": "-else"})
     assert response.json()["count"] == n

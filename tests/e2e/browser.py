@@ -58,6 +58,9 @@ QUIET = (
 IN_PAGE_SCHEMES = {"data", "blob", "about"}
 
 
+PAGE_LOAD_SECONDS = 60
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
     """A headless chromium with a 1366x768 viewport, its console and network logs recorded."""
@@ -74,6 +77,9 @@ def chromium() -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.implicitly_wait(0)
+    # A page that does not load within this fails the click or the visit that asked for it,
+    # rather than holding the flow (chromedriver's own default is five minutes).
+    driver.set_page_load_timeout(PAGE_LOAD_SECONDS)
     # --window-size sizes the window, not the page: the viewport is set exactly, so that every
     # screenshot is 1366x768 whatever the window's frame takes.
     driver.execute_cdp_cmd(

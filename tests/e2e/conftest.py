@@ -37,6 +37,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 OUTCOME = pytest.StashKey[pytest.TestReport]()
 
+# A flow takes seconds; one still running after this is stuck and fails with every thread's
+# stack, so that the suite goes on and the lock or the lost reply can be read from the report.
+FLOW_TIMEOUT_SECONDS = 180
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in item.nodeid and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(FLOW_TIMEOUT_SECONDS))
+
 
 @pytest.fixture
 def open_tab(request: pytest.FixtureRequest, live_server: Any, settings: Any) -> Iterator[OpenTab]:

@@ -445,6 +445,14 @@ if TRACKER_API_EXACT_COUNT_LIMIT < 1:
         "TRACKER_API_EXACT_COUNT_LIMIT must be 1 or more rows, not "
         f"{os.environ['TRACKER_API_EXACT_COUNT_LIMIT']!r} (e.g. TRACKER_API_EXACT_COUNT_LIMIT=1000)"
     )
+# The most entries each list of an actor's page (/actors/{code}/) holds: its positions, stances
+# and participations; the rest is read in pages from the lists its `more` links name.
+TRACKER_API_ACTOR_LIST_LIMIT = env_int("TRACKER_API_ACTOR_LIST_LIMIT", 100)
+if TRACKER_API_ACTOR_LIST_LIMIT < 1:
+    raise ImproperlyConfigured(
+        "TRACKER_API_ACTOR_LIST_LIMIT must be 1 or more entries, not "
+        f"{os.environ['TRACKER_API_ACTOR_LIST_LIMIT']!r} (e.g. TRACKER_API_ACTOR_LIST_LIMIT=100)"
+    )
 
 # A JSON request body is read up to this many bytes, a longer one is a 413 (the dataset import
 # has its own, larger limit); Django's forms (the admin) are held to it too.

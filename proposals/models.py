@@ -1036,6 +1036,9 @@ class Position(TimestampedModel):
                 include=["stance", "date_precision"],
                 name="position_actor_measure_date",
             ),
+            # An actor's positions oldest first, as its page lists them (a page of them, not
+            # all of them sorted).
+            models.Index(fields=["actor", "date", "id"], name="position_actor_date"),
         ]
         constraints = [
             precision_constraint("position_date_matches_precision"),

@@ -18,9 +18,11 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
@@ -918,9 +920,27 @@ class ActorPositionSerializer(serializers.Serializer[Any]):
     )
 
 
+class ActorMoreSerializer(serializers.Serializer[Any]):
+    """Where a list of the actor's page that was cut continues, in pages (null: not cut)."""
+
+    participations = serializers.URLField(
+        allow_null=True,
+        help_text="The measures the actor is involved in (`/measures/?actor=`), each with its "
+        "participations, as of the same day.",
+    )
+    stances = serializers.URLField(
+        allow_null=True,
+        help_text="The same measures, each with its current positions, as of the same day.",
+    )
+    positions = serializers.URLField(
+        allow_null=True,
+        help_text="Every position it took by that day (`/positions/?actor=`), in the same order.",
+    )
+
+
 class ActorDetailSerializer(ActorSerializer):
     """The actor with its positions, current stances and participations on ``as_of`` (the
-    serializer context's, default today)."""
+    serializer context's, default today), each list cut at ``TRACKER_API_ACTOR_LIST_LIMIT``."""
 
     predecessors = serializers.ListField(
         child=serializers.CharField(),
@@ -928,11 +948,29 @@ class ActorDetailSerializer(ActorSerializer):
         help_text="Actors it succeeded (their events count).",
     )
     status_on = serializers.DateField(read_only=True)
-    participations = ActorParticipationSerializer(many=True, read_only=True)
-    stances = ActorStanceSerializer(
-        many=True, read_only=True, help_text="Its current stance on each measure."
+    participations = ActorParticipationSerializer(
+        many=True,
+        read_only=True,
+        help_text="Its participation in each measure, in slug order; at most "
+        "`TRACKER_API_ACTOR_LIST_LIMIT` (100 by default) of them, the rest through `more`.",
     )
-    positions = ActorPositionSerializer(many=True, read_only=True)
+    stances = ActorStanceSerializer(
+        many=True,
+        read_only=True,
+        help_text="Its current stance on each measure it took a position on, in slug order; at "
+        "most the same number, the rest through `more`.",
+    )
+    positions = ActorPositionSerializer(
+        many=True,
+        read_only=True,
+        help_text="The positions it took by that day, oldest first; at most the same number, "
+        "the rest through `more`.",
+    )
+    more = ActorMoreSerializer(
+        read_only=True,
+        help_text="For each list that was cut, where all of it can be read in pages; null for a "
+        "list given whole.",
+    )
 
     class Meta(ActorSerializer.Meta):
         fields: tuple[str, ...] = (
@@ -942,57 +980,113 @@ class ActorDetailSerializer(ActorSerializer):
             "participations",
             "stances",
             "positions",
+            "more",
         )
 
     def to_representation(self, instance: Actor) -> dict[str, Any]:
         own = ActorSerializer(context=self.context).to_representation(instance)
-        return {**own, **actor_detail_extras(instance, as_of=self.context.get("as_of"))}
+        request = self.context.get("request")
+        extras = actor_detail_extras(instance, as_of=self.context.get("as_of"))
+        more = _actor_more(instance, extras.pop("_cut"), request)
+        return {**own, **extras, "more": more}
+
+
+_ACTOR_POSITION_FIELDS = (
+    "id",
+    "stance",
+    "date",
+    "date_precision",
+    "quote",
+    "certainty",
+    "measure_id",
+    "actor_code",
+)
+
+
+def actor_list_limit() -> int:
+    """The most entries each list of an actor's page holds (``TRACKER_API_ACTOR_LIST_LIMIT``)."""
+    return int(settings.TRACKER_API_ACTOR_LIST_LIMIT)
+
+
+def _actor_more(actor: Actor, cut: dict[str, Any], request: Request | None) -> dict[str, Any]:
+    def url(path: str, **query: str) -> str:
+        address = f"/api/v1/{path}/?" + urlencode(query)
+        return request.build_absolute_uri(address) if request is not None else address
+
+    on = str(cut["on"])
+    involved = url("measures", actor=actor.code, as_of=on)
+    positions = url("positions", actor=actor.code, date_before=on)
+    return {
+        "participations": involved if cut["participations"] else None,
+        "stances": involved if cut["stances"] else None,
+        "positions": positions if cut["positions"] else None,
+    }
 
 
 def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[str, Any]:
-    """The actor with every position it took, its current stance on each measure and its
-    participation in every measure, on ``as_of`` (today by default), each answer certain or
-    given as its possible values. Three queries besides the actor's for today (participations
-    stored), seven for another day (participations derived from the events)."""
+    """The actor's positions taken by ``as_of`` (today by default), its current stance on each
+    measure and its participation in each, each answer certain or given as its possible values;
+    each list cut at ``actor_list_limit()`` entries, read no further than that (so the page
+    costs the same however much the actor did), with ``_cut`` saying which were cut. A constant
+    number of queries: six besides the actor's for today (participations stored), more for
+    another day (participations derived from the events of the measures shown)."""
     on = as_of or timezone.localdate()
+    limit = actor_list_limit()
     successor_of = Actor.objects.successor_map()
     codes = lineage(actor.code, successor_of)
     positions = list(
         Position.objects.filter(actor=actor, date__lte=on)
         .order_by("date", "id")
-        .values(
-            "id",
-            "stance",
-            "date",
-            "date_precision",
-            "quote",
-            "certainty",
-            "measure_id",
-            measure_slug=F("measure__slug"),
-            actor_code=F("actor__code"),
-        )
+        .annotate(actor_code=F("actor__code"))
+        .values(*_ACTOR_POSITION_FIELDS, measure_slug=F("measure__slug"))[: limit + 1]
+    )
+    # The first measures, in slug order, that it took a position on by that day; then all of
+    # its positions on them, from which the current ones come.
+    taken = Position.objects.filter(measure=OuterRef("pk"), actor=actor, date__lte=on)
+    stance_measures = list(
+        Measure.objects.filter(Exists(taken))
+        .order_by("slug")
+        .values_list("pk", flat=True)[: limit + 1]
+    )
+    # Whether a position shown is current needs the others on its measure too.
+    with_stance = set(stance_measures[:limit])
+    shown = with_stance | {row["measure_id"] for row in positions[:limit]}
+    on_those = (
+        Position.objects.filter(actor=actor, date__lte=on, measure_id__in=shown)
+        .order_by("date", "id")
+        .annotate(actor_code=F("actor__code"))
+        .values(*_ACTOR_POSITION_FIELDS, measure_slug=F("measure__slug"))
     )
     current = [
         row
-        for measure_positions in _group(positions, "measure_id").values()
+        for measure_positions in _group(on_those, "measure_id").values()
         for row in current_positions(measure_positions, on=on)
     ]
     participations = []
     if on == timezone.localdate():
         # Today's are stored (proposals.derived): one query, however many measures it is in.
-        stored = MeasureParticipation.objects.filter(actor=actor).values_list(
-            "measure__slug", "participation", "possible", "basis"
+        stored = list(
+            MeasureParticipation.objects.filter(actor=actor)
+            .order_by("measure__slug")
+            .values_list("measure__slug", "participation", "possible", "basis")[: limit + 1]
         )
-        for slug, *values in stored:
+        participations_cut = len(stored) > limit
+        for slug, *values in stored[:limit]:
             today = derived.Stored(*values).answer()
             participations.append({"measure": slug, **today.as_dict("participation")})
     else:
-        # Measures it acted on or is a named party of (itself or a predecessor).
-        involved = Measure.objects.filter(
-            Q(events__actor__code__in=codes, events__date__lte=on)
-            | Q(party_rows__actor__code__in=codes)
-        ).values("pk")
-        slugs = dict(Measure.objects.filter(pk__in=involved).values_list("pk", "slug"))
+        # Measures it acted on or is a named party of (itself or a predecessor), the first in
+        # slug order; a measure among them may give no participation, so the list is cut when
+        # more measures than these remain, whatever they would give.
+        acted = Event.objects.filter(measure=OuterRef("pk"), actor__code__in=codes, date__lte=on)
+        named = MeasureParty.objects.filter(measure=OuterRef("pk"), actor__code__in=codes)
+        involved = list(
+            Measure.objects.filter(Exists(acted) | Exists(named))
+            .order_by("slug")
+            .values_list("pk", "slug")[: limit + 1]
+        )
+        participations_cut = len(involved) > limit
+        slugs = dict(involved[:limit])
         for measure_id, (facts, measure) in rule_inputs(slugs.keys(), before=on).items():
             answer = rules.participations_on(
                 facts, on=on, successor_of=successor_of, measure=measure
@@ -1002,6 +1096,7 @@ def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[st
                     {"measure": slugs[measure_id], **answer.as_dict("participation")}
                 )
     participations.sort(key=lambda item: str(item["measure"]))
+    current_ids = {row["id"] for row in current}
     return {
         "predecessors": sorted(codes - {actor.code}),
         "status_on": on.isoformat(),
@@ -1009,6 +1104,7 @@ def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[st
         "stances": [
             {"measure": row["measure_slug"], **row["answer"].as_dict("stance")}
             for row in sorted(current, key=lambda row: row["measure_slug"])
+            if row["measure_id"] in with_stance
         ],
         "positions": [
             {
@@ -1019,10 +1115,16 @@ def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[st
                 "date_precision": row["date_precision"],
                 "quote": row["quote"],
                 "certainty": row["certainty"],
-                "current": row["id"] in {c["id"] for c in current},
+                "current": row["id"] in current_ids,
             }
-            for row in positions
+            for row in positions[:limit]
         ],
+        "_cut": {
+            "on": on.isoformat(),
+            "participations": participations_cut,
+            "stances": len(stance_measures) > limit,
+            "positions": len(positions) > limit,
+        },
     }
 
 

@@ -41,9 +41,11 @@ def test_the_detail_has_positions_and_participations_through_predecessors(
     talks = MeasureFactory(slug="talks")
     PositionFactory(measure=talks, actor=rus, stance="endorses", date=D(2018, 1, 1))
     PositionFactory(measure=talks, actor=rus, stance="opposes", date=D(2020, 1, 1))
-    # 1 the actor (successor joined), 2 successor map, 3 its positions, 4 the measures it or
-    # its predecessors acted on or are named parties of, 5-7 their parties, scopes and events.
-    with django_assert_num_queries(7):
+    # 1 the actor (successor joined), 2 successor map, 3 its first positions, 4 the first
+    # measures it took a position on, 5 its positions on those and on the positions' measures
+    # (for `current`), 6 the first measures it or its predecessors acted on or are named parties
+    # of, 7-9 their parties, scopes and events.
+    with django_assert_num_queries(9):
         body = anonymous.get(f"{URL}rus/", {"as_of": "2018-06-01"}).json()
     assert body["code"] == "RUS"
     assert body["predecessors"] == ["SUN"]
@@ -60,9 +62,9 @@ def test_the_detail_has_positions_and_participations_through_predecessors(
         }
     ]
     assert [(p["stance"], p["current"]) for p in body["positions"]] == [("endorses", True)]
-    # Today's participations are stored: 1 the actor, 2 successor map, 3 its positions, 4 its
-    # participation rows with the measures' slugs.
-    with django_assert_num_queries(4):
+    # Today's participations are stored: 1 the actor, 2 successor map, 3 to 5 its positions as
+    # above, 6 its first participation rows with the measures' slugs.
+    with django_assert_num_queries(6):
         today = anonymous.get(f"{URL}RUS/").json()
     assert [(p["measure"], p["participation"]) for p in today["participations"]] == [
         ("inf", "suspended")
@@ -75,6 +77,72 @@ def test_the_detail_has_positions_and_participations_through_predecessors(
     assert [(p["measure"], p["participation"]) for p in soviet["participations"]] == [
         ("inf", "party")
     ]
+
+
+def busy_actor(measures: int) -> None:
+    """USA ratified ``measures`` bilateral agreements in force and took positions on each: an
+    early one, then, on the last two measures, a later one that supersedes it. The early
+    positions' dates run against the slugs, so that the oldest are on the last measures."""
+    usa = ActorFactory(code="USA")
+    for i in range(measures):
+        measure = MeasureFactory(slug=f"m-{i:02d}", scope="bilateral")
+        EventFactory(measure=measure, kind="signed", date=D(2000, 1, 1))
+        EventFactory(measure=measure, kind="ratified", date=D(2000, 2, 1), actor=usa)
+        EventFactory(measure=measure, kind="entered_into_force", date=D(2000, 3, 1))
+        PositionFactory(measure=measure, actor=usa, stance="proposes", date=D(2001, 12, 28 - i))
+        if i >= measures - 2:
+            PositionFactory(measure=measure, actor=usa, stance="opposes", date=D(2005, 1, 1 + i))
+
+
+@pytest.mark.parametrize("measures", [5, 12])
+def test_the_detail_cuts_each_list_and_says_where_it_continues(
+    anonymous: APIClient, django_assert_num_queries: Any, settings: Any, measures: int
+) -> None:
+    settings.TRACKER_API_ACTOR_LIST_LIMIT = 3
+    busy_actor(measures)
+    # As many queries whatever the actor did: each list reads no more than its limit and one.
+    with django_assert_num_queries(6):
+        body = anonymous.get(f"{URL}USA/").json()
+    slugs = [f"m-{i:02d}" for i in range(measures)]
+    assert [p["measure"] for p in body["participations"]] == slugs[:3]
+    assert {p["participation"] for p in body["participations"]} == {"party"}
+    assert [(s["measure"], s["stance"]) for s in body["stances"]] == [
+        ("m-00", "proposes"),
+        ("m-01", "proposes"),
+        ("m-02", "proposes"),
+    ]
+    # Oldest first, which here are on the last measures, whose stances the page does not show:
+    # `current` is right for them too (the last two were superseded).
+    oldest = [(p["measure"], p["current"]) for p in body["positions"]]
+    assert oldest == [(slugs[-1], False), (slugs[-2], False), (slugs[-3], True)]
+    today = datetime.date.today().isoformat()
+    more = body["more"]
+    assert more["positions"] == (
+        f"http://testserver/api/v1/positions/?actor=USA&date_before={today}"
+    )
+    assert (
+        more["participations"]
+        == more["stances"]
+        == (f"http://testserver/api/v1/measures/?actor=USA&as_of={today}")
+    )
+    # The positions list goes on where the page stops, in the same order.
+    listed = anonymous.get(more["positions"], {"page_size": 100}).json()["results"]
+    assert [p["id"] for p in listed][:3] == [p["id"] for p in body["positions"]]
+    assert len(listed) == measures + 2
+    # The measures list holds every participation and current position the page left out.
+    involved = anonymous.get(more["participations"], {"page_size": 100}).json()["results"]
+    assert [m["slug"] for m in involved] == slugs
+    assert {measure["participations"]["USA"]["participation"] for measure in involved} == {"party"}
+
+
+def test_the_detail_gives_short_lists_whole(anonymous: APIClient, settings: Any) -> None:
+    settings.TRACKER_API_ACTOR_LIST_LIMIT = 7
+    busy_actor(5)
+    body = anonymous.get(f"{URL}USA/", {"as_of": "2010-01-01"}).json()
+    assert body["more"] == {"participations": None, "stances": None, "positions": None}
+    assert len(body["participations"]) == len(body["stances"]) == 5
+    assert len(body["positions"]) == 7
+    assert [p["current"] for p in body["positions"]].count(True) == 5
 
 
 def test_filters_and_csv(anonymous: APIClient) -> None:

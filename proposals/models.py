@@ -931,6 +931,8 @@ class Event(TimestampedModel):
         indexes = [
             models.Index(fields=["measure", "date"]),
             models.Index(fields=["updated_at", "id"]),
+            # The list's order: a page of it is read from the index, not sorted from every row.
+            models.Index(fields=["date", "id"], name="event_date_id"),
         ]
         constraints = [
             precision_constraint("event_date_matches_precision"),
@@ -958,33 +960,6 @@ class Event(TimestampedModel):
 
 
 class PositionQuerySet(models.QuerySet["Position"]):
-    def current(
-        self, *, on: datetime.date | None = None, certain_only: bool = False
-    ) -> PositionQuerySet:
-        """Each actor's current position per measure on ``on`` (else today), by the rules of
-        ``proposals.status.current_candidates``: on a day inside the period of a position dated
-        only to the month or year, both it and the latest certain one may be current, and both
-        are kept — unless ``certain_only``, which keeps only positions certainly current.
-
-        One query reads the dates of the candidate positions; the result is a filter on ids.
-        """
-        on = on or timezone.localdate()
-        rows = self.filter(date__lte=on).values_list(
-            "pk", "measure_id", "actor_id", "stance", "date", "date_precision", "certainty"
-        )
-        histories: dict[tuple[int, int], list[rules.PositionFact]] = {}
-        for pk, measure_id, actor_id, stance, date, precision, certainty in rows.order_by():
-            histories.setdefault((measure_id, actor_id), []).append(
-                rules.PositionFact(stance, date, pk, precision, certainty)
-            )
-        ids: list[int] = []
-        for history in histories.values():
-            candidates = rules.current_candidates(history, on=on)
-            if certain_only and len(candidates) != 1:
-                continue
-            ids += [c.sequence for c in candidates if c is not None]
-        return self.filter(pk__in=ids)
-
     def with_related(self) -> PositionQuerySet:
         """What a position row shows (API and admin): its measure and its actor, joined."""
         return self.select_related("measure", "actor")
@@ -994,6 +969,32 @@ class PositionQuerySet(models.QuerySet["Position"]):
         return self.prefetch_related(
             models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
         )
+
+
+def current_on(on: datetime.date, *, certain_only: bool = False) -> Q:
+    """Positions that are their actor's current one on their measure on ``on``, by the rules of
+    ``proposals.status.current_candidates``: on a day inside the period of a position dated
+    only to the month or year, both it and the latest certain one may be current, and both hold
+    — unless ``certain_only``, which keeps only positions certainly current. Its negation: the
+    positions certainly superseded (not certainly current, with ``certain_only``).
+
+    One SQL condition on each position, as ``MeasureQuerySet.with_current_stance`` has it:
+    taken by ``on``, and no position of the same actor on the same measure certainly taken by
+    then comes after it (certainly current: none taken by then at all). Each position is
+    checked by a probe of the ``(measure, actor, date)`` index, so a page of current positions
+    reads the positions it shows and those it skips, not every position."""
+    after = Position.objects.filter(
+        measure_id=models.OuterRef("measure_id"),
+        actor_id=models.OuterRef("actor_id"),
+        date__lte=on,
+    ).filter(
+        Q(date__gt=models.OuterRef("date"))
+        | Q(date=models.OuterRef("date"), pk__gt=models.OuterRef("pk"))
+    )
+    settled = certainly_taken_by(on)
+    if certain_only:
+        return settled & Q(date__lte=on) & ~Q(models.Exists(after))
+    return Q(date__lte=on) & ~Q(models.Exists(after.filter(settled)))
 
 
 class Position(TimestampedModel):
@@ -1036,8 +1037,9 @@ class Position(TimestampedModel):
                 include=["stance", "date_precision"],
                 name="position_actor_measure_date",
             ),
-            # An actor's positions oldest first, as its page lists them (a page of them, not
-            # all of them sorted).
+            # The list's order, and an actor's positions in it (its page lists them oldest
+            # first): a page of them is read from an index, not sorted from every row.
+            models.Index(fields=["date", "id"], name="position_date_id"),
             models.Index(fields=["actor", "date", "id"], name="position_actor_date"),
         ]
         constraints = [

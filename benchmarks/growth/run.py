@@ -108,6 +108,16 @@ REQUESTS: dict[str, tuple[str, str, bool, bool]] = {
     "category": ("`/measures/?category=hotline`", "/measures/?category=hotline", True, False),
     "status": ("`/measures/?status=in_force`", "/measures/?status=in_force", True, False),
     "last_page": ("`/measures/?page=<last>` (offset)", "/measures/?page={last_page}", True, False),
+    "positions": ("`/positions/` page 1", "/positions/", True, False),
+    "positions_current": (
+        "`/positions/?current=true`",
+        "/positions/?current=true",
+        True,
+        False,
+    ),
+    "positions_actor": ("`/positions/?actor=USA`", "/positions/?actor=USA", True, False),
+    "events": ("`/events/` page 1", "/events/", True, False),
+    "events_kind": ("`/events/?kind=ratified`", "/events/?kind=ratified", True, False),
     "citations": (
         "`/citations/?measure={slug}`",
         "/citations/?measure={slug}",

@@ -21,7 +21,7 @@ from django.utils import timezone
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 
 from proposals.api import params
-from proposals.models import Actor, Category, Citation, Event, Measure, Position
+from proposals.models import Actor, Category, Citation, Event, Measure, Position, current_on
 from tracker.models import Source, SourceCheck
 from tracker.urlnorm import InvalidSourceURL, url_match_key
 
@@ -347,12 +347,11 @@ class PositionFilterSet(_DatedFilterSet):
         fields: list[str] = []
 
     def filter_current(self, qs: Any, name: str, value: bool) -> QuerySet[Position]:
-        current = Position.objects.current(
-            on=self.form.cleaned_data.get("date_before"),
+        condition = current_on(
+            self.form.cleaned_data.get("date_before") or timezone.localdate(),
             certain_only=bool(self.form.cleaned_data.get("certain")),
         )
-        ids = current.values("pk")
-        return qs.filter(pk__in=ids) if value else qs.exclude(pk__in=ids)
+        return qs.filter(condition) if value else qs.exclude(condition)
 
     def filter_certain(self, qs: Any, name: str, value: bool | None) -> QuerySet[Position]:
         return qs  # read by filter_current

@@ -158,10 +158,12 @@ def lanes(timeline: Timeline, end: datetime.date) -> list[Lane]:
     ]
     dates = [fact.date for fact in facts]  # in order: the events come oldest first
     measure = rules.MeasureFacts(timeline.scope, timeline.parties)
-    # Answers change only where an event's period begins or ends.
+    # Answers change only where an event's period begins, and on its last day, from which on it
+    # has certainly happened (``proposals.status``: a fact counts as certain on ``on`` once its
+    # period has ended by the end of that day).
     boundaries = sorted(
         {e.date for e in timeline.events}
-        | {next_day(e.period_end) for e in timeline.events if e.precision != DatePrecision.DAY}
+        | {e.period_end for e in timeline.events if e.precision != DatePrecision.DAY}
     )
     boundaries = [day for day in boundaries if day < end]
     measure_lane = Lane(None, "The measure as a whole")

@@ -103,28 +103,32 @@ def test_each_lane_is_coloured_by_status_or_participation_over_time(
     end = svg.get("data-end")
     p = palette.PARTICIPATION
 
-    # Inside June 1988 the entry into force may or may not have happened yet: hatched.
+    # Inside June 1988 the entry into force may or may not have happened yet: hatched; by the
+    # end of 30 June it has, whatever its day, as the API answers for that day.
     assert segments(measure) == [
         ("signed", "1987-12-08", "1988-06-01", p["signatory"]),
-        ("uncertain", "1988-06-01", "1988-07-01", HATCH),
-        ("in_force", "1988-07-01", "2007-12-12", p["party"]),
+        ("uncertain", "1988-06-01", "1988-06-30", HATCH),
+        ("in_force", "1988-06-30", "2007-12-12", p["party"]),
         # On a bilateral measure a party's suspension suspends it, its withdrawal ends it.
         ("suspended", "2007-12-12", "2019-08-02", p["suspended"]),
         ("terminated", "2019-08-02", end, p["ended"]),
     ]
     assert segments(russia) == [
         ("signatory", "1987-12-08", "1988-06-01", p["signatory"]),
-        ("uncertain", "1988-06-01", "1988-07-01", HATCH),
-        ("party", "1988-07-01", "2007-12-12", p["party"]),
+        ("uncertain", "1988-06-01", "1988-06-30", HATCH),
+        ("party", "1988-06-30", "2007-12-12", p["party"]),
         ("suspended", "2007-12-12", "2019-08-02", p["suspended"]),
         ("ended", "2019-08-02", end, p["ended"]),
     ]
     assert segments(usa)[-2:] == [
         # The notice of withdrawal changes nothing until the withdrawal.
-        ("party", "1988-07-01", "2019-08-02", p["party"]),
+        ("party", "1988-06-30", "2019-08-02", p["party"]),
         ("withdrawn", "2019-08-02", end, p["withdrawn"]),
     ]
     assert segments(china) == []  # no participation: the bare lane
+    for day, status in (("1988-06-29", None), ("1988-06-30", "in_force")):
+        answer = anonymous.get("/api/v1/measures/inf/", {"as_of": day}).json()
+        assert answer["status"] == status, day
 
 
 def test_one_marker_per_event_in_date_order_with_a_tooltip_naming_it(
@@ -246,8 +250,8 @@ def test_the_first_and_the_last_day_there_are_can_be_drawn(anonymous: APIClient)
     assert [m.get("data-date") for m in markers(measure_lane)] == ["0001-01-01", "9999-12-31"]
     # The axis ends where the calendar does: the last day is its edge, with its marker on it.
     assert [s[:3] for s in segments(measure_lane)] == [
-        ("uncertain", "0001-01-01", "0002-01-01"),
-        ("signed", "0002-01-01", "9999-12-31"),
+        ("uncertain", "0001-01-01", "0001-12-31"),
+        ("signed", "0001-12-31", "9999-12-31"),
     ]
     assert left(markers(measure_lane)[-1]) == pytest.approx(float(svg.get("width", "")) - 24)
 

@@ -675,6 +675,9 @@ class Measure(TimestampedModel):
             # The list's order with the id: a deep page's OFFSET walks this index alone
             # (proposals.api.pagination), and a cursor page is a range of it.
             models.Index(fields=["slug", "id"], name="measure_slug_id"),
+            # The other orders a client may ask for (`ordering=`), read a page at a time.
+            models.Index(fields=["title", "id"], name="measure_title_id"),
+            models.Index(fields=["created_at", "id"], name="measure_created_id"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -52,13 +52,14 @@ import contextlib
 import datetime
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
+from proposals import spans
 from proposals import status as rules
 
 _pending: ContextVar[dict[int, Any] | None] = ContextVar("pending_rederive", default=None)
@@ -112,25 +113,42 @@ def derive(
 ) -> tuple[dict[int, Derived], dict[str, int]]:
     """``{measure id: its status and participations on ``on``}`` for the given measures (all
     when ``None``), and ``{actor code: actor id}``, from four queries whatever their number."""
-    from proposals.models import Actor, rule_inputs
+    return _derive(Inputs.read(measure_ids), on=on or timezone.localdate())
 
-    on = on or timezone.localdate()
-    inputs = rule_inputs(measure_ids)
-    # Read after the events: every code they name is here (an actor with events cannot go).
-    successor_of: dict[str, str] = {}
-    actor_ids: dict[str, int] = {}
-    for pk, code, successor in Actor.objects.values_list("pk", "code", "successor__code"):
-        actor_ids[code] = pk
-        if successor:
-            successor_of[code] = successor
+
+@dataclass
+class Inputs:
+    """What the rules read of some measures (``rule_inputs``) and of the actors."""
+
+    measures: dict[int, tuple[list[rules.EventFact], rules.MeasureFacts]]
+    successor_of: dict[str, str]
+    actor_ids: dict[str, int]
+
+    @classmethod
+    def read(cls, measure_ids: Iterable[int] | None) -> Inputs:
+        from proposals.models import Actor, rule_inputs
+
+        measures = rule_inputs(measure_ids)
+        # Read after the events: every code they name is here (an actor with events cannot go).
+        successor_of: dict[str, str] = {}
+        actor_ids: dict[str, int] = {}
+        for pk, code, successor in Actor.objects.values_list("pk", "code", "successor__code"):
+            actor_ids[code] = pk
+            if successor:
+                successor_of[code] = successor
+        return cls(measures, successor_of, actor_ids)
+
+
+def _derive(inputs: Inputs, *, on: datetime.date) -> tuple[dict[int, Derived], dict[str, int]]:
+    successor_of = inputs.successor_of
     result = {
         measure_id: Derived(
             rules.status_on(facts, on=on, measure=measure, successor_of=successor_of),
             rules.participations_on(facts, on=on, measure=measure, successor_of=successor_of),
         )
-        for measure_id, (facts, measure) in inputs.items()
+        for measure_id, (facts, measure) in inputs.measures.items()
     }
-    return result, actor_ids
+    return result, inputs.actor_ids
 
 
 def derived_statuses(
@@ -200,6 +218,9 @@ class Drift:
 
     statuses: list[tuple[str, Stored, Stored]]
     participations: list[tuple[str, Stored, Stored]]
+    # Measures whose spans over time (``proposals.spans``) differ, each as its rows (stored,
+    # derived) written out in the ``value`` of a ``Stored``.
+    spans: list[tuple[str, Stored, Stored]] = field(default_factory=list)
 
 
 def drift(*, on: datetime.date | None = None) -> Drift:
@@ -240,14 +261,40 @@ def drift(*, on: datetime.date | None = None) -> Drift:
         for measure_id, code in stored.keys() | wanted.keys()
         if stored.get((measure_id, code)) != wanted.get((measure_id, code))
     ]
-    return Drift(statuses, sorted(participations, key=lambda item: item[0]))
+    return Drift(
+        statuses, sorted(participations, key=lambda item: item[0]), _spans_drift(slugs, codes)
+    )
+
+
+def _spans_drift(slugs: dict[int, str], codes: dict[int, str]) -> list[tuple[str, Stored, Stored]]:
+    wanted = wanted_spans(Inputs.read(None))
+    stored = set(stored_spans(None))
+
+    def written(rows: set[tuple[Any, ...]], measure: int) -> Stored:
+        text = "; ".join(
+            f"{'status' if actor is None else codes.get(actor, actor)} "
+            f"{value or possible} from {starts} to {ends or 'now'}"
+            for m, actor, starts, ends, value, possible in sorted(rows, key=str)
+            if m == measure
+        )
+        return Stored(text or "no spans", "")
+
+    differing = {row[0] for row in wanted ^ stored}
+    return [
+        (
+            f"{slugs.get(measure, measure)}, answers over time",
+            written(stored, measure),
+            written(wanted, measure),
+        )
+        for measure in sorted(differing, key=lambda pk: str(slugs.get(pk, pk)))
+    ]
 
 
 def drifted(*, on: datetime.date | None = None) -> list[tuple[str, Stored, Stored]]:
     """Measures whose stored status or participations are not the derived ones:
     ``(label, stored, derived)``, statuses first (see ``Drift``)."""
     found = drift(on=on)
-    return found.statuses + found.participations
+    return found.statuses + found.participations + found.spans
 
 
 @transaction.atomic
@@ -263,7 +310,8 @@ def _store(ids: set[int], *, authors: dict[int, Any], on: datetime.date) -> int:
         measures = list(Measure.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if not measures:
             return 0
-        found, actor_ids = derive([measure.pk for measure in measures], on=on)
+        inputs = Inputs.read([measure.pk for measure in measures])
+        found, actor_ids = _derive(inputs, on=on)
         for measure in measures:
             want = Stored.of(found[measure.pk].status if measure.pk in found else NO_STATUS)
             if Stored(measure.status, measure.status_possible) == want:
@@ -280,6 +328,7 @@ def _store(ids: set[int], *, authors: dict[int, Any], on: datetime.date) -> int:
             # Not a content change: no history row, no updated_at.
             Measure.objects.filter(pk__in=bookkeeping).update(status_computed_on=on)
         changed |= _store_participations(found, actor_ids)
+        _store_spans(inputs)
     finally:
         _writing.reset(token)
     return len(changed)
@@ -321,6 +370,72 @@ def _store_participations(found: dict[int, Derived], actor_ids: dict[str, int]) 
         MeasureParticipation.objects.bulk_update(moved, ["participation", "possible", "basis"])
     changed = {measure_id for measure_id, _ in wanted.keys() ^ stored.keys()}
     return changed | {row.measure_id for row in moved}
+
+
+def wanted_spans(inputs: Inputs) -> set[tuple[Any, ...]]:
+    """The status and participation spans the rules give these measures, as rows:
+    ``(measure, None, starts, ends, value, possible)`` for a status, the actor's id in place of
+    ``None`` for a participation."""
+    rows: set[tuple[Any, ...]] = set()
+    for measure_id, (facts, measure) in inputs.measures.items():
+        status, participations = spans.spans_of(facts, measure, inputs.successor_of)
+        rows |= {(measure_id, None, *astuple(span)) for span in status}
+        rows |= {
+            (measure_id, inputs.actor_ids[code], *astuple(span))
+            for code, actor_spans in participations.items()
+            for span in actor_spans
+        }
+    return rows
+
+
+def stored_spans(measure_ids: Iterable[int] | None) -> dict[tuple[Any, ...], int]:
+    """The stored spans of these measures (all when None) as rows like ``wanted_spans``'s, with
+    their ids."""
+    from proposals.models import ParticipationSpan, StatusSpan
+
+    statuses = StatusSpan.objects.all()
+    participations = ParticipationSpan.objects.all()
+    if measure_ids is not None:
+        ids = list(measure_ids)
+        statuses = statuses.filter(measure_id__in=ids)
+        participations = participations.filter(measure_id__in=ids)
+    rows: dict[tuple[Any, ...], int] = {}
+    for pk, measure, *rest in statuses.values_list(
+        "pk", "measure_id", "starts", "ends", "status", "possible"
+    ):
+        rows[(measure, None, *rest)] = pk
+    for pk, *row in participations.values_list(
+        "pk", "measure_id", "actor_id", "starts", "ends", "participation", "possible"
+    ):
+        rows[tuple(row)] = pk
+    return rows
+
+
+def _store_spans(inputs: Inputs) -> None:
+    """Make the measures' spans the derived ones: delete what is no longer wanted, add what is
+    missing (a span is never updated in place)."""
+    from proposals.models import ParticipationSpan, StatusSpan
+
+    wanted = wanted_spans(inputs)
+    stored = stored_spans(inputs.measures)
+    gone = [(pk, row[1] is None) for row, pk in stored.items() if row not in wanted]
+    if statuses_gone := [pk for pk, is_status in gone if is_status]:
+        StatusSpan.objects.filter(pk__in=statuses_gone).delete()
+    if participations_gone := [pk for pk, is_status in gone if not is_status]:
+        ParticipationSpan.objects.filter(pk__in=participations_gone).delete()
+    new = [row for row in wanted if row not in stored]
+    StatusSpan.objects.bulk_create(
+        StatusSpan(measure_id=m, starts=a, ends=b, status=v, possible=p)
+        for m, actor, a, b, v, p in new
+        if actor is None
+    )
+    ParticipationSpan.objects.bulk_create(
+        ParticipationSpan(
+            measure_id=m, actor_id=actor, starts=a, ends=b, participation=v, possible=p
+        )
+        for m, actor, a, b, v, p in new
+        if actor is not None
+    )
 
 
 @contextlib.contextmanager

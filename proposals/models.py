@@ -361,24 +361,16 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
     def with_status_on(
         self, *, statuses: Iterable[str], on: datetime.date, certain_only: bool = False
     ) -> MeasureQuerySet:
-        """Measures whose status derived for day ``on`` is one of ``statuses`` — or may be, on
-        a day inside a coarse event's period, unless ``certain_only``.
-
-        The rules live in ``proposals.status`` only, so this reads the events and applies them;
-        the stored ``status`` serves only today's filter (``with_stored_status``).
-        """
-        wanted = set(statuses)
-        successor_of = Actor.objects.successor_map()
-        ids = [
-            measure_id
-            for measure_id, (facts, measure) in rule_inputs(self, before=on).items()
-            if _matches(
-                rules.status_on(facts, on=on, measure=measure, successor_of=successor_of),
-                wanted,
-                certain_only=certain_only,
-            )
-        ]
-        return self.filter(pk__in=ids)
+        """Measures whose status on day ``on`` is one of ``statuses`` — or may be, on a day
+        inside a coarse event's period, unless ``certain_only``: from the stored status spans
+        (``proposals.spans``, the rules' answers over time), one index probe per measure looked
+        at; the stored ``status`` serves today's filter (``with_stored_status``)."""
+        spans = StatusSpan.objects.filter(
+            _holding_on(on),
+            _stored_is("status", statuses, certain_only=certain_only),
+            measure_id=models.OuterRef("pk"),
+        )
+        return self.filter(models.Exists(spans))
 
     def with_stored_status(
         self, *, statuses: Iterable[str], certain_only: bool = False
@@ -402,29 +394,16 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         """Measures in which the actor's participation on ``on`` is one of ``participations``
         — or may be, unless ``certain_only`` (a successor carries on its predecessors'
         participation, and named parties take part through the measure's own events, as in
-        ``proposals.status``)."""
-        wanted = set(participations)
-        successor_of = Actor.objects.successor_map()
-        codes = lineage(code, successor_of)
-        involved = self.filter(
-            models.Exists(
-                Event.objects.filter(
-                    measure=models.OuterRef("pk"), actor__code__in=codes, date__lte=on
-                )
-            )
-            | models.Exists(
-                MeasureParty.objects.filter(measure_id=models.OuterRef("pk"), actor__code__in=codes)
-            )
+        ``proposals.status``): from the stored participation spans (``proposals.spans``), one
+        index probe per measure looked at."""
+        actor_id = models.Subquery(Actor.objects.filter(code=code).values("pk"))
+        spans = ParticipationSpan.objects.filter(
+            _holding_on(on),
+            _stored_is("participation", participations, certain_only=certain_only),
+            measure_id=models.OuterRef("pk"),
+            actor_id=actor_id,
         )
-        ids = []
-        for measure_id, (facts, measure) in rule_inputs(involved, before=on).items():
-            answers = rules.participations_on(
-                facts, on=on, successor_of=successor_of, measure=measure
-            )
-            answer = answers.get(code)
-            if answer is not None and _matches(answer, wanted, certain_only=certain_only):
-                ids.append(measure_id)
-        return self.filter(pk__in=ids)
+        return self.filter(models.Exists(spans))
 
     def with_stored_participation(
         self, *, code: str, participations: Iterable[str], certain_only: bool = False
@@ -749,6 +728,73 @@ def certainly_taken_by(on: datetime.date) -> Q:
     return Q(date_precision=DatePrecision.DAY, date__lte=on) | months | years
 
 
+def _holding_on(on: datetime.date) -> Q:
+    """Spans that hold on ``on``."""
+    return Q(starts__lte=on) & (Q(ends__isnull=True) | Q(ends__gt=on))
+
+
+def _stored_is(field: str, wanted: Iterable[str], *, certain_only: bool) -> Q:
+    """Stored answers (``proposals.derived.Stored``) that are one of ``wanted`` — or may be,
+    unless ``certain_only``."""
+    values = list(wanted)
+    condition = Q(**{f"{field}__in": values})
+    if not certain_only:
+        for value in values:
+            condition |= Q(**{field: "", "possible__contains": f",{value},"})
+    return condition
+
+
+class StatusSpan(models.Model):
+    """A measure's derived status over a stretch of days (``proposals.spans``): written only by
+    ``proposals.derived``, read by the ``status`` filter for a day other than today."""
+
+    measure = models.ForeignKey(
+        Measure, on_delete=models.CASCADE, related_name="status_spans", db_index=False
+    )
+    starts = models.DateField(help_text="The first day it holds.")
+    ends = models.DateField(null=True, help_text="The first day it no longer holds; null: none.")
+    status = models.CharField(max_length=32, blank=True, help_text="The status when certain.")
+    possible = models.CharField(
+        max_length=200, blank=True, help_text="While uncertain, every value it may have."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["measure", "starts"], name="statusspan_measure_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.status or self.possible} from {self.starts}"
+
+
+class ParticipationSpan(models.Model):
+    """An actor's derived participation in a measure over a stretch of days (``proposals.spans``):
+    written only by ``proposals.derived``, read by the ``party`` filter for a day other than
+    today."""
+
+    measure = models.ForeignKey(
+        Measure, on_delete=models.CASCADE, related_name="participation_spans", db_index=False
+    )
+    actor = models.ForeignKey(
+        Actor, on_delete=models.CASCADE, related_name="participation_spans", db_index=False
+    )
+    starts = models.DateField(help_text="The first day it holds.")
+    ends = models.DateField(null=True, help_text="The first day it no longer holds; null: none.")
+    participation = models.CharField(
+        max_length=16, blank=True, help_text="The participation when certain."
+    )
+    possible = models.CharField(
+        max_length=120, blank=True, help_text="While uncertain, every value it may have."
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["measure", "actor", "starts"], name="partspan_measure_actor"),
+            models.Index(fields=["actor", "measure"], name="partspan_actor_measure"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participation or self.possible} from {self.starts}"
+
+
 class MeasureText(models.Model):
     """SQLite only: a measure's entry in the full-text index, the FTS5 table that triggers keep
     in step with the measure table (``proposals.fulltext``). Read by ``MeasureQuerySet.search``,
@@ -787,10 +833,6 @@ def _fts5_condition(plan: fulltext.FTS5Query, column: str | None = None) -> Q:
     for unwanted in plan.excluding:
         condition |= ~found(unwanted)
     return condition
-
-
-def _matches(answer: rules.Answer[Any], wanted: set[str], *, certain_only: bool) -> bool:
-    return answer.is_certainly(wanted) if certain_only else answer.may_be(wanted)
 
 
 def rule_inputs(

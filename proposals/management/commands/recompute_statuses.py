@@ -51,7 +51,11 @@ class Command(BaseCommand):
                 f"{label}: stored {_shown(stored, nothing=nothing)}, "
                 f"derived {_shown(want, nothing=nothing)}"
             )
+        for label, stored, want in found.spans:
+            self.stderr.write(f"{label}: stored {stored.value}; derived {want.value}")
         problems = []
+        if found.spans:
+            problems.append(f"{len(found.spans)} measures' answers over time")
         if found.statuses:
             problems.append(f"{len(found.statuses)} measure statuses")
         if found.participations:

@@ -107,6 +107,18 @@ REQUESTS: dict[str, tuple[str, str, bool, bool]] = {
     ),
     "category": ("`/measures/?category=hotline`", "/measures/?category=hotline", True, False),
     "status": ("`/measures/?status=in_force`", "/measures/?status=in_force", True, False),
+    "status_as_of": (
+        f"`/measures/?status=in_force&as_of={AS_OF}`",
+        f"/measures/?status=in_force&as_of={AS_OF}",
+        True,
+        False,
+    ),
+    "party_as_of": (
+        f"`/measures/?party=USA&as_of={AS_OF}`",
+        f"/measures/?party=USA&as_of={AS_OF}",
+        True,
+        False,
+    ),
     "last_page": ("`/measures/?page=<last>` (offset)", "/measures/?page={last_page}", True, False),
     "positions": ("`/positions/` page 1", "/positions/", True, False),
     "positions_current": (

@@ -24,7 +24,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from proposals.changefeed import TABLES, Cursor, changes_since
-from proposals.models import Actor, Category, ChangeLog, Measure, MeasureParticipation
+from proposals.models import (
+    Actor,
+    Category,
+    ChangeLog,
+    Measure,
+    MeasureInvolvement,
+    MeasureParticipation,
+)
 from tests.factories import (
     ActorFactory,
     CitationFactory,
@@ -560,13 +567,15 @@ def test_the_migration_backfills_the_log_from_the_history_in_the_feeds_order(
     ]
     executor = migrate(executor, before)  # no log, no triggers: history as it was
     try:
-        # Today's code stores participations as it writes (proposals.derived); their table comes
-        # after the log, so it is there only while that history is written.
+        # Today's code stores participations and involvement as it writes (proposals.derived);
+        # their tables come after the log, so they are there only while that history is written.
         with connection.schema_editor() as editor:
             editor.create_model(MeasureParticipation)
+            editor.create_model(MeasureInvolvement)
         busy_history(author)
         with connection.schema_editor() as editor:
             editor.delete_model(MeasureParticipation)
+            editor.delete_model(MeasureInvolvement)
     finally:
         executor = migrate(executor, executor.loader.graph.leaf_nodes())
 

@@ -1,6 +1,7 @@
 """Derived state with one door: a measure's stored status and its stored participations always
 equal what ``proposals.status`` derives from its events, its scope and its named parties (and the
-actors' successors), whatever wrote the rows.
+actors' successors), and its stored involvement what its events, positions and named parties
+say, whatever wrote the rows.
 
 **What is stored.** ``Measure.status`` holds today's status when it is certain (empty before the
 measure existed or while it is uncertain); ``Measure.status_possible`` holds every value it may
@@ -11,13 +12,17 @@ certain, else empty with every possible value in ``possible`` (``,none,party,``:
 participation yet, maybe a party), and the ``basis`` the answer rests on. So a participation that
 is uncertain today is never stored as certain: the ``party`` filter matches it only as a
 possibility, as it matches an uncertain status. Stances are not stored: they are derived on read.
+``MeasureInvolvement`` holds one row per actor that acted on the measure (an event), took a
+position on it or is a named party of it, at any date: it does not depend on the day, nor on
+successors (the ``actor`` filter names an actor, not its lineage).
 
-**No history for participations.** Unlike the status, a column of the measure recorded with it,
-participation rows get no audit-history and no change-log rows: each is a function of rows that
-have both (events, the measure's scope and parties, actors' successors) and of the day. The
-change feed already lists every write that changed one, a history of the copy would record the
-same change twice (and could disagree with it), and a past participation is asked with ``as_of``,
-which derives it from the events as they stood.
+**No history for participations and involvement.** Unlike the status, a column of the measure
+recorded with it, participation and involvement rows get no audit-history and no change-log
+rows: each is a function of rows that have both (events, positions, the measure's scope and
+parties, actors' successors) and, for participations, of the day. The change feed already lists
+every write that changed one, a history of the copy would record the same change twice (and
+could disagree with it), and a past participation is asked with ``as_of``, which derives it from
+the events as they stood.
 
 **Why hooks at the model layer, not only the services.** Derived state can go stale through any
 write to an event (its date, kind, actor, precision or measure), to a measure's scope or parties,
@@ -25,25 +30,32 @@ or to an actor's successor, and such writes come from the API, the admin (forms,
 delete, history revert), the dataset import, management commands and a shell. The services are
 one way in among several: the admin's history revert and a plain ``event.save()`` never pass
 through them. So the invariant is kept where every ORM write passes: ``post_save`` /
-``post_delete`` of events, measures and named parties (an explicit ``MeasureParty`` model: Django
-sends no signal for its hidden many-to-many rows), an actor's save, and the bulk paths that send
-no signal (``QuerySet.update``, ``bulk_create``, ``bulk_update`` on events, measures, parties and
-actors' successors, overridden in their QuerySets to call ``rederive``). Each hook only names the
+``post_delete`` of events, positions, measures and named parties (an explicit ``MeasureParty``
+model: Django sends no signal for its hidden many-to-many rows), an actor's save, and the bulk
+paths that send no signal (``QuerySet.update``, ``bulk_create``, ``bulk_update`` on events,
+positions, measures, parties and actors' successors, overridden in their QuerySets to call
+``rederive``; ``models.MeasureRowQuerySet`` for the rows of a measure). Each hook only names the
 measures to look at again; ``rederive`` is the single function that computes and stores, in the
 writer's transaction, so a reader never sees the new events with the old status or
 participations. It locks the measures before it reads their events, so of two writers of one
 measure the second derives from what the first committed. The writer's author
 (``_history_user``, else the request's user) is kept on the measure's history row.
 
+A position changes no status and no participation, only who is involved: its hooks ask
+``rederive(..., involvement_only=True)``, which locks the measures and stores their involvement
+alone (two reads, and a write only when an actor comes or goes), and only when the position is
+new, gone, or moved to another measure or actor; a changed stance, date or quote costs nothing
+but the read of what the position was.
+
 Writers of many rows (a measure with its events, an import) open ``deferred()``: the hooks then
 collect measure ids and ``rederive`` runs once per measure when the block ends, still inside
 the transaction.
 
 What the hooks cannot see is raw SQL. ``manage.py recompute_statuses --check`` finds any
-measure whose stored status or participations differ from the derived ones (for operators and
-CI) and the daily job rewrites them; the daily job also lets dated events take effect when their
-day comes. Until it has run on a given day, what is stored is the answer of the day it last ran
-for the measures no write has touched since.
+measure whose stored status, participations or involvement differ from the derived ones (for
+operators and CI) and the daily job rewrites them; the daily job also lets dated events take
+effect when their day comes. Until it has run on a given day, what is stored is the answer of
+the day it last ran for the measures no write has touched since.
 """
 
 from __future__ import annotations
@@ -62,7 +74,17 @@ from django.utils import timezone
 from proposals import spans
 from proposals import status as rules
 
-_pending: ContextVar[dict[int, Any] | None] = ContextVar("pending_rederive", default=None)
+
+@dataclass
+class _Pending:
+    """What ``deferred()`` collected: measures to derive whole, with their writer's author, and
+    measures whose involvement alone may have changed (their positions)."""
+
+    authors: dict[int, Any] = field(default_factory=dict)
+    involvement: set[int] = field(default_factory=set)
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("pending_rederive", default=None)
 _writing: ContextVar[bool] = ContextVar("rederive_writing", default=False)
 
 # The measure's fields that rederive writes: a save of only these is rederive's own.
@@ -159,10 +181,15 @@ def derived_statuses(
 
 
 def rederive(
-    measure_ids: Iterable[int], *, author: Any = None, on: datetime.date | None = None
+    measure_ids: Iterable[int],
+    *,
+    author: Any = None,
+    on: datetime.date | None = None,
+    involvement_only: bool = False,
 ) -> int:
-    """Store the derived status and participations of these measures; return how many
-    measures changed (their status, their participations or both).
+    """Store the derived status, participations and involvement of these measures; return how
+    many measures changed (any of the three). ``involvement_only``: the writer changed only
+    what involvement reads (positions), so only that is stored.
 
     Inside ``deferred()`` this only notes the ids. A measure whose status is unchanged gets no
     history row and keeps its ``updated_at``.
@@ -170,12 +197,17 @@ def rederive(
     ids = {int(pk) for pk in measure_ids if pk is not None}
     pending = _pending.get()
     if pending is not None:
+        if involvement_only:
+            pending.involvement |= ids
+            return 0
         for pk in ids:
-            if author is not None or pk not in pending:
-                pending[pk] = author
+            if author is not None or pk not in pending.authors:
+                pending.authors[pk] = author
         return 0
     if not ids:
         return 0
+    if involvement_only:
+        return _store_involvement_only(ids)
     return _store(ids, authors=dict.fromkeys(ids, author), on=on or timezone.localdate())
 
 
@@ -211,21 +243,44 @@ def rederive_all(*, on: datetime.date | None = None) -> int:
     return changed
 
 
+def involvement(measure_ids: Iterable[int] | None = None) -> set[tuple[int, int]]:
+    """``{(measure id, actor id)}`` of every actor that acted on (an event), took a position on
+    or is a named party of these measures (all when ``None``), at any date: one query."""
+    from proposals.models import Event, MeasureParty, Position
+
+    sources: list[Any] = [
+        Event.objects.filter(actor__isnull=False),
+        Position.objects.all(),
+        MeasureParty.objects.all(),
+    ]
+    if measure_ids is not None:
+        ids = list(measure_ids)
+        sources = [rows.filter(measure_id__in=ids) for rows in sources]
+    first, *others = (rows.order_by().values_list("measure_id", "actor_id") for rows in sources)
+    return set(first.union(*others))  # UNION: each pair once
+
+
+# How involvement is shown by the drift check: an actor involved, or not.
+INVOLVED, NOT_INVOLVED = Stored("involved", ""), Stored("", "")
+
+
 @dataclass
 class Drift:
     """What is stored and differs from what the rules derive, as ``(label, stored, derived)``:
-    statuses labelled by the measure's slug, participations by ``slug, participation of CODE``."""
+    statuses labelled by the measure's slug, participations by ``slug, participation of CODE``,
+    involvement by ``slug, involvement of CODE`` (``INVOLVED`` or ``NOT_INVOLVED``)."""
 
     statuses: list[tuple[str, Stored, Stored]]
     participations: list[tuple[str, Stored, Stored]]
+    involvement: list[tuple[str, Stored, Stored]]
     # Measures whose spans over time (``proposals.spans``) differ, each as its rows (stored,
     # derived) written out in the ``value`` of a ``Stored``.
     spans: list[tuple[str, Stored, Stored]] = field(default_factory=list)
 
 
 def drift(*, on: datetime.date | None = None) -> Drift:
-    """Every stored status and participation that is not the derived one."""
-    from proposals.models import Measure, MeasureParticipation
+    """Every stored status, participation and involvement that is not the derived one."""
+    from proposals.models import Measure, MeasureInvolvement, MeasureParticipation
 
     found, actor_ids = derive(on=on)
     codes = {pk: code for code, pk in actor_ids.items()}
@@ -261,8 +316,22 @@ def drift(*, on: datetime.date | None = None) -> Drift:
         for measure_id, code in stored.keys() | wanted.keys()
         if stored.get((measure_id, code)) != wanted.get((measure_id, code))
     ]
+    stored_pairs = set(MeasureInvolvement.objects.values_list("measure_id", "actor_id"))
+    wanted_pairs = involvement()
+    involved = [
+        (
+            f"{slugs.get(measure_id, measure_id)}, involvement of "
+            f"{codes.get(actor_id, str(actor_id))}",
+            INVOLVED if (measure_id, actor_id) in stored_pairs else NOT_INVOLVED,
+            INVOLVED if (measure_id, actor_id) in wanted_pairs else NOT_INVOLVED,
+        )
+        for measure_id, actor_id in stored_pairs ^ wanted_pairs
+    ]
     return Drift(
-        statuses, sorted(participations, key=lambda item: item[0]), _spans_drift(slugs, codes)
+        statuses,
+        sorted(participations, key=lambda item: item[0]),
+        sorted(involved, key=lambda item: item[0]),
+        _spans_drift(slugs, codes),
     )
 
 
@@ -291,10 +360,10 @@ def _spans_drift(slugs: dict[int, str], codes: dict[int, str]) -> list[tuple[str
 
 
 def drifted(*, on: datetime.date | None = None) -> list[tuple[str, Stored, Stored]]:
-    """Measures whose stored status or participations are not the derived ones:
+    """Measures whose stored status, participations or involvement are not the derived ones:
     ``(label, stored, derived)``, statuses first (see ``Drift``)."""
     found = drift(on=on)
-    return found.statuses + found.participations + found.spans
+    return found.statuses + found.participations + found.involvement + found.spans
 
 
 @transaction.atomic
@@ -328,10 +397,46 @@ def _store(ids: set[int], *, authors: dict[int, Any], on: datetime.date) -> int:
             # Not a content change: no history row, no updated_at.
             Measure.objects.filter(pk__in=bookkeeping).update(status_computed_on=on)
         changed |= _store_participations(found, actor_ids)
+        changed |= _store_involvement([measure.pk for measure in measures])
         _store_spans(inputs)
     finally:
         _writing.reset(token)
     return len(changed)
+
+
+def _store_involvement_only(ids: set[int]) -> int:
+    from proposals.models import Measure
+
+    # No savepoint: it runs inside its writer's transaction, which a failure undoes whole.
+    with transaction.atomic(savepoint=False):
+        # Locked as in _store: of two writers of a measure's positions, the second reads what
+        # the first committed.
+        locked = Measure.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        return len(_store_involvement(list(locked.values_list("pk", flat=True))))
+
+
+def _store_involvement(measure_ids: list[int]) -> set[int]:
+    """Make the measures' involvement rows the derived ones; return the measures changed."""
+    from proposals.models import MeasureInvolvement
+
+    if not measure_ids:
+        return set()
+    wanted = involvement(measure_ids)
+    rows = MeasureInvolvement.objects.filter(measure_id__in=measure_ids)
+    stored = {
+        (measure_id, actor_id): pk
+        for pk, measure_id, actor_id in rows.values_list("pk", "measure_id", "actor_id")
+    }
+    gone = [pk for pair, pk in stored.items() if pair not in wanted]
+    if gone:
+        MeasureInvolvement.objects.filter(pk__in=gone).delete()
+    new = wanted - stored.keys()
+    if new:
+        MeasureInvolvement.objects.bulk_create(
+            MeasureInvolvement(measure_id=measure_id, actor_id=actor_id)
+            for measure_id, actor_id in sorted(new)
+        )
+    return {measure_id for measure_id, _ in wanted ^ stored.keys()}
 
 
 def _store_participations(found: dict[int, Derived], actor_ids: dict[str, int]) -> set[int]:
@@ -444,14 +549,17 @@ def deferred() -> Iterator[None]:
     if _pending.get() is not None:
         yield
         return
-    token = _pending.set({})
+    pending = _Pending()
+    token = _pending.set(pending)
     try:
         yield
-        pending = _pending.get() or {}
     finally:
         _pending.reset(token)
-    if pending:
-        _store(set(pending), authors=pending, on=timezone.localdate())
+    if pending.authors:
+        _store(set(pending.authors), authors=pending.authors, on=timezone.localdate())
+    # The measures derived whole above have their involvement stored already.
+    if only_involvement := pending.involvement - pending.authors.keys():
+        _store_involvement_only(only_involvement)
 
 
 # --- the hooks ----------------------------------------------------------------------------------
@@ -475,13 +583,43 @@ def _event_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     rederive(ids, author=_author_of(instance))
 
 
-def _event_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+def _deleted_with_its_measure(kwargs: dict[str, Any]) -> bool:
     from proposals.models import Measure
 
     origin = kwargs.get("origin")
-    if isinstance(origin, Measure) or getattr(origin, "model", None) is Measure:
+    return isinstance(origin, Measure) or getattr(origin, "model", None) is Measure
+
+
+def _event_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if _deleted_with_its_measure(kwargs):
         return  # the measure itself is being deleted with its events
     rederive({instance.measure_id}, author=_author_of(instance))
+
+
+def _position_pre_save(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Only a position new or moved to another measure or actor changes who is involved; a
+    # moved one leaves a measure behind, which must be looked at again too.
+    instance._involved_before = None
+    if instance.pk is not None and not kwargs.get("raw"):
+        instance._involved_before = (
+            sender._base_manager.filter(pk=instance.pk)
+            .values_list("measure_id", "actor_id")
+            .first()
+        )
+
+
+def _position_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    before = getattr(instance, "_involved_before", None)
+    if not kwargs.get("created") and before == (instance.measure_id, instance.actor_id):
+        return  # its stance, date or words changed: nobody came or went
+    left = {before[0]} if before else set()
+    rederive({instance.measure_id} | left, involvement_only=True)
+
+
+def _position_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if _deleted_with_its_measure(kwargs):
+        return  # the measure itself is being deleted with its positions
+    rederive({instance.measure_id}, involvement_only=True)
 
 
 def _measure_pre_save(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -507,6 +645,10 @@ def _measure_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _party_row_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if _deleted_with_its_measure(kwargs):
+        # Its involvement rows are gone already; storing them again from the positions not
+        # yet deleted would stop the measure's own deletion.
+        return
     rederive({instance.measure_id})
 
 
@@ -520,11 +662,14 @@ def _actor_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def connect() -> None:
     """Called once from the app config."""
-    from proposals.models import Actor, Event, Measure, MeasureParty
+    from proposals.models import Actor, Event, Measure, MeasureParty, Position
 
     pre_save.connect(_event_pre_save, sender=Event, dispatch_uid="derived-event-pre")
     post_save.connect(_event_saved, sender=Event, dispatch_uid="derived-event-saved")
     post_delete.connect(_event_deleted, sender=Event, dispatch_uid="derived-event-deleted")
+    pre_save.connect(_position_pre_save, sender=Position, dispatch_uid="derived-position-pre")
+    post_save.connect(_position_saved, sender=Position, dispatch_uid="derived-position-saved")
+    post_delete.connect(_position_deleted, sender=Position, dispatch_uid="derived-position-deleted")
     pre_save.connect(_measure_pre_save, sender=Measure, dispatch_uid="derived-measure-pre")
     post_save.connect(_measure_saved, sender=Measure, dispatch_uid="derived-measure-saved")
     # Adding parties bulk-creates rows (MeasurePartyQuerySet); removing them deletes rows.

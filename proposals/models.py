@@ -3,14 +3,15 @@ dated positions actors take on them, and the citations that back every fact.
 
 Status is never typed: ``Measure.status`` (and each actor's ``MeasureParticipation``) is a stored
 copy of what ``proposals.status`` derives from the events for today, kept for fast filtering and
-kept equal to the derived one by ``proposals.derived``.
+kept equal to the derived one by ``proposals.derived``; so is ``MeasureInvolvement``, who acted
+on, took a position on or is a named party of each measure.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorExact
 from django.core.exceptions import ValidationError
@@ -296,20 +297,23 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         )
         return self.filter(models.Exists(through))
 
-    def involving(self, code: str) -> MeasureQuerySet:
-        """Measures on which the actor acted (an event), took a position or is a named party.
+    def involving(self, code: str, *, actor_id: int | None = None) -> MeasureQuerySet:
+        """Measures on which the actor acted (an event), took a position or is a named party,
+        at any date: one ``EXISTS`` on the stored rows of ``MeasureInvolvement`` (kept by
+        ``proposals.derived``), a probe of the ``(actor, measure)`` index.
 
-        The actor's id comes from a scalar subquery, not a join on its code in each ``EXISTS``
-        (as in ``with_current_stance``): each check is then one probe of an index on
-        ``(actor, measure)``-led columns instead of a join the planner may hash over the table."""
-        actor_id = models.Subquery(Actor.objects.filter(code=code).values("pk"))
+        ``actor_id``: the actor's id, when the caller has read it. As a literal, PostgreSQL
+        weighs the actor's rows: for a common actor it walks the measures in order and probes
+        (a page costs a probe per measure walked), for a rare one it reads its few rows first.
+        Without it, the id comes from a scalar subquery (not a join on the code), which the
+        planner takes for an actor of average size, and a rare actor's page walks every
+        measure."""
+        actor: Any = actor_id
+        if actor is None:
+            actor = models.Subquery(Actor.objects.filter(code=code).values("pk"))
         return self.filter(
-            models.Exists(Event.objects.filter(measure=models.OuterRef("pk"), actor_id=actor_id))
-            | models.Exists(
-                Position.objects.filter(measure=models.OuterRef("pk"), actor_id=actor_id)
-            )
-            | models.Exists(
-                MeasureParty.objects.filter(measure_id=models.OuterRef("pk"), actor_id=actor_id)
+            models.Exists(
+                MeasureInvolvement.objects.filter(measure_id=models.OuterRef("pk"), actor_id=actor)
             )
         )
 
@@ -489,18 +493,15 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
     def with_related(self) -> MeasureQuerySet:
         """Everything a measure's page shows, in a fixed number of queries."""
         cited = models.Prefetch("citations", queryset=Citation.objects.select_related("source"))
+        events: models.QuerySet[Event] = Event.objects.select_related("actor")
+        positions: models.QuerySet[Position] = Position.objects.select_related("actor")
         return self.select_related("parent").prefetch_related(
             # The category codes of every measure, in one query.
             "categories",
             # Each event's actor and citations (with their sources), not a query per event.
-            models.Prefetch(
-                "events", queryset=Event.objects.select_related("actor").prefetch_related(cited)
-            ),
+            models.Prefetch("events", queryset=events.prefetch_related(cited)),
             # Likewise for positions.
-            models.Prefetch(
-                "positions",
-                queryset=Position.objects.select_related("actor").prefetch_related(cited),
-            ),
+            models.Prefetch("positions", queryset=positions.prefetch_related(cited)),
             # The measure's own citations with their sources.
             cited,
         )
@@ -510,39 +511,52 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         return self.select_related("parent").prefetch_related("categories")
 
 
-class MeasurePartyQuerySet(models.QuerySet["MeasureParty"]):
-    # The bulk writes that send no signal still reach the derived status (proposals.derived).
+_Row = TypeVar("_Row", bound=models.Model)
 
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+
+class MeasureRowQuerySet(models.QuerySet[_Row]):
+    """The rows of a measure that its derived state reads (events, named parties, positions).
+    The bulk writes that send no signal still reach that state (``proposals.derived``): each
+    names the measures its rows were on and are on now, in the writer's transaction — without a
+    savepoint of its own, as Django's own bulk writes: a failure undoes the whole transaction.
+    ``bulk_update`` writes through ``update``, batch by batch."""
+
+    # The fields whose write can change the derived state; ``None``: any of them.
+    derived_from: frozenset[str] | None = None
+    # True when these rows feed only the measures' involvement (no status, no participation).
+    involvement_only = False
+
+    def _rederive(self, measure_ids: Iterable[int]) -> None:
         from proposals import derived
 
-        with transaction.atomic(using=self.db):
-            created = super().bulk_create(objs, *args, **kwargs)
-            derived.rederive(row.measure_id for row in created)
-        return created
+        derived.rederive(measure_ids, involvement_only=self.involvement_only)
 
     def update(self, **kwargs: Any) -> int:
-        from proposals import derived
-
-        with transaction.atomic(using=self.db):
-            ids = set(self.values_list("measure_id", flat=True))
+        if self.derived_from is not None and not self.derived_from & kwargs.keys():
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            before = list(self.values_list("pk", "measure_id"))
             count = super().update(**kwargs)
+            ids = {measure_id for _, measure_id in before}
             moved_to = kwargs.get("measure", kwargs.get("measure_id"))
-            if moved_to is not None:
+            if hasattr(moved_to, "resolve_expression"):
+                # Each row's own measure (bulk_update's CASE): read where they went.
+                moved = self.model._default_manager.filter(pk__in=[pk for pk, _ in before])
+                ids |= set(moved.values_list("measure_id", flat=True))
+            elif moved_to is not None:
                 ids.add(getattr(moved_to, "pk", moved_to))
-            derived.rederive(ids)
+            self._rederive(ids)
         return count
 
-    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
-        from proposals import derived
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic(using=self.db, savepoint=False):
+            created: list[Any] = super().bulk_create(objs, *args, **kwargs)
+            self._rederive(row.measure_id for row in created)
+        return created
 
-        objs = list(objs)
-        with transaction.atomic(using=self.db):
-            before = MeasureParty.objects.filter(pk__in=[row.pk for row in objs])
-            ids = set(before.values_list("measure_id", flat=True))
-            count = super().bulk_update(objs, fields, batch_size=batch_size)
-            derived.rederive(ids | {row.measure_id for row in objs})
-        return count
+
+class MeasurePartyQuerySet(MeasureRowQuerySet["MeasureParty"]):
+    """Named parties: a write of any of their fields reaches the derived state."""
 
 
 class MeasureParty(models.Model):
@@ -877,40 +891,7 @@ class Certainty(models.TextChoices):
     DISPUTED = "disputed", "Disputed"
 
 
-class EventQuerySet(models.QuerySet["Event"]):
-    # The bulk writes that send no signal still reach the derived status (proposals.derived).
-
-    def update(self, **kwargs: Any) -> int:
-        from proposals import derived
-
-        with transaction.atomic(using=self.db):
-            ids = set(self.values_list("measure_id", flat=True).distinct())
-            count = super().update(**kwargs)
-            moved_to = kwargs.get("measure", kwargs.get("measure_id"))
-            if moved_to is not None:
-                ids.add(getattr(moved_to, "pk", moved_to))
-            derived.rederive(ids)
-        return count
-
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
-        from proposals import derived
-
-        with transaction.atomic(using=self.db):
-            created = super().bulk_create(objs, *args, **kwargs)
-            derived.rederive(event.measure_id for event in created)
-        return created
-
-    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
-        from proposals import derived
-
-        objs = list(objs)
-        with transaction.atomic(using=self.db):
-            before = Event.objects.filter(pk__in=[event.pk for event in objs])
-            ids = set(before.values_list("measure_id", flat=True))
-            count = super().bulk_update(objs, fields, batch_size=batch_size)
-            derived.rederive(ids | {event.measure_id for event in objs})
-        return count
-
+class EventQuerySet(MeasureRowQuerySet["Event"]):
     def on_or_before(self, date: datetime.date) -> EventQuerySet:
         return self.filter(date__lte=date)
 
@@ -1004,7 +985,11 @@ class Event(TimestampedModel):
         check_date_precision(self.date, self.date_precision)
 
 
-class PositionQuerySet(models.QuerySet["Position"]):
+class PositionQuerySet(MeasureRowQuerySet["Position"]):
+    # A position changes only who is involved in a measure: its measure and its actor.
+    derived_from = frozenset({"measure", "measure_id", "actor", "actor_id"})
+    involvement_only = True
+
     def with_related(self) -> PositionQuerySet:
         """What a position row shows (API and admin): its measure and its actor, joined."""
         return self.select_related("measure", "actor")
@@ -1164,6 +1149,34 @@ class MeasureParticipation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_id} in {self.measure_id}: {self.participation or self.possible}"
+
+
+class MeasureInvolvement(models.Model):
+    """One actor involved in one measure: it acted on it (an event), took a position on it or
+    is a named party of it, at any date. A stored copy of what the events, positions and party
+    rows say, one row per (measure, actor), so that the ``actor`` filter probes an index instead
+    of every event, position and party row of the actor. Written only by ``proposals.derived``,
+    in the writer's transaction; no history (the module says why)."""
+
+    # Indexed by the constraint and the index below, which lead with them.
+    measure = models.ForeignKey(
+        Measure, on_delete=models.CASCADE, related_name="involvement_rows", db_index=False
+    )
+    actor = models.ForeignKey(
+        Actor, on_delete=models.CASCADE, related_name="involvement_rows", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["measure", "actor"], name="unique_measure_involvement"),
+        ]
+        indexes = [
+            # The actor filter: the actor's measures, in measure order.
+            models.Index(fields=["actor", "measure"], name="involvement_actor_measure"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} involved in {self.measure_id}"
 
 
 # --- Citations ----------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from django_countries import countries
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from common.writes import User
+from proposals import derived
 from proposals.models import (
     Actor,
     Category,
@@ -580,7 +581,8 @@ def votes_import(
         )
     report = VotesReport(rows=count_rows(resolutions))
     advance = progress or (lambda n: None)
-    with transaction.atomic():
+    # Who is involved in each measure is stored once per measure, when every vote is in.
+    with transaction.atomic(), derived.deferred():
         importer = _Importer(
             user=user,
             measure=measure,

@@ -115,7 +115,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 def _schema_is_current() -> bool:
     """False while a test has migrated back to an older schema (its fixture migrates forward
-    again when it tears down): the stored participations it would compare have no table yet."""
-    from proposals.models import MeasureParticipation
+    again when it tears down): the stored participations or involvement it would compare have
+    no table yet."""
+    from proposals.models import MeasureInvolvement, MeasureParticipation
 
-    return MeasureParticipation._meta.db_table in connection.introspection.table_names()
+    tables = connection.introspection.table_names()
+    return all(
+        model._meta.db_table in tables for model in (MeasureParticipation, MeasureInvolvement)
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
+from typing import Any, cast
 
 import django_filters as filters
 from django import forms
@@ -172,8 +172,8 @@ class MeasureFilterSet(StrictFilterSet):
     venue = TextFilter(lookup_expr="icontains", help_text="Part of the venue's name, any case.")
     actor = ActorCodeFilter(
         method="filter_actor",
-        help_text="Actor code (e.g. `CHN`): measures on which it acted (an event) or took a "
-        "position, at any date.",
+        help_text="Actor code (e.g. `CHN`): measures on which it acted (an event), took a "
+        "position or is a named party, at any date.",
     )
     party = ActorCodeFilter(
         method="filter_party",
@@ -251,7 +251,9 @@ class MeasureFilterSet(StrictFilterSet):
         return qs.with_status_on(statuses=value, on=self.as_of_date, certain_only=self.certain_only)
 
     def filter_actor(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
-        return qs.involving(value)
+        # The id the code's validation read: a literal the planner can weigh (see involving).
+        field = cast(params.ActorCodeParam, self.form.fields[name])
+        return qs.involving(value, actor_id=field.actor_id)
 
     def filter_party(self, qs: Any, name: str, value: str) -> QuerySet[Measure]:
         if self.as_of_given in (None, timezone.localdate()):

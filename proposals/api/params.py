@@ -285,12 +285,14 @@ class SlugParam(Parameter, forms.Field):
 
 
 class ActorCodeParam(Parameter, forms.Field):
-    """An actor's code, any case; with ``must_exist``, one that names an actor (one query)."""
+    """An actor's code, any case; with ``must_exist``, one that names an actor (one query, which
+    also keeps the actor's id in ``actor_id`` for the filter that reads it)."""
 
     grammar = "An actor code such as `CHN`, any case."
 
     def __init__(self, *, must_exist: bool = False, **kwargs: Any) -> None:
         self.must_exist = must_exist
+        self.actor_id: int | None = None
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> str | None:
@@ -305,7 +307,10 @@ class ActorCodeParam(Parameter, forms.Field):
         super().validate(value)
         from proposals.models import Actor
 
-        if value and self.must_exist and not Actor.objects.filter(code=value).exists():
+        if not value or not self.must_exist:
+            return
+        self.actor_id = Actor.objects.filter(code=value).values_list("pk", flat=True).first()
+        if self.actor_id is None:
             raise forms.ValidationError(
                 "There is no actor with the code %(code)r.", code="unknown", params={"code": value}
             )

@@ -357,12 +357,14 @@ def resolutions(count: int, states: list[str]) -> list[Resolution]:
 
 
 # Per import: the savepoint of the import's transaction, the actors, the measures' parameters,
-# the sources already known, the savepoint's release.
+# the sources already known; once every vote is in, who is involved in the measures (the
+# measures locked, the actors of their events, positions and parties, the involvement rows
+# stored, the insert of the new ones); the savepoint's release.
 # Per resolution, first import: the source (the savepoint of source_create, its unique-URL
 # check, insert, history insert, release), the positions already on that day, the positions'
 # insert and history insert, the citations already there, the citations' insert and history
 # insert.
-FIRST_IMPORT = (5, 11)
+FIRST_IMPORT = (9, 11)
 # Per resolution, again: the positions already on that day and the citations already there.
 REIMPORT = (5, 2)
 

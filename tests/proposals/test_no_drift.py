@@ -19,17 +19,13 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from proposals import derived
 from proposals.dataset import FORMAT, dataset_import
 from proposals.models import Event, Measure, MeasureParty
 from tests.factories import ActorFactory, EventFactory, MeasureFactory
+from tests.proposals.drift import assert_no_drift
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
-
-
-def assert_no_drift() -> None:
-    assert derived.drifted() == []
 
 
 @pytest.fixture

@@ -15,33 +15,10 @@ from proposals import derived
 from proposals import status as rules
 from proposals.models import Actor, Event, Measure, MeasureParticipation, rule_inputs
 from tests.factories import ActorFactory, MeasureFactory
+from tests.proposals.histories import CODES, EDGES, measure_history
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
-CODES = ["USA", "RUS", "SUN", "CHN", "GBR"]
-ACTOR_KINDS = [
-    "signed",
-    "ratified",
-    "acceded",
-    "subscribed",
-    "entered_into_force",
-    "suspended",
-    "resumed",
-    "withdrawal_notified",
-    "withdrew",
-    "declared_not_bound",
-    "incident",
-]
-MEASURE_KINDS = [
-    "proposed",
-    "signed",
-    "entered_into_force",
-    "implemented",
-    "suspended",
-    "resumed",
-    "expired",
-    "terminated",
-]
 ASKED = [("party",), ("signatory", "suspended"), ("withdrawn", "ended")]
 
 
@@ -59,47 +36,11 @@ def days() -> list[datetime.date]:
     rus = ActorFactory(code="RUS")
     actors = {code: ActorFactory(code=code) for code in CODES if code != "RUS"} | {"RUS": rus}
     Actor.objects.filter(code="SUN").update(successor=rus)
-    boundaries = {D(2019, 12, 31), D(2023, 1, 1)}
+    boundaries = set(EDGES)
     with derived.deferred():  # each measure derived once, when its history is complete
         for number in range(40):
-            _one_history(number, chooser, actors, boundaries)
+            measure_history(number, chooser, actors, boundaries)
     return sorted(chooser.sample(sorted(boundaries), 24))
-
-
-def _one_history(
-    number: int,
-    chooser: random.Random,
-    actors: dict[str, Actor],
-    boundaries: set[datetime.date],
-) -> None:
-    """One measure of the draw, its parties and its events; notes their days."""
-    measure = MeasureFactory(
-        slug=f"m-{number:02d}", scope=chooser.choice(["bilateral", "plurilateral"])
-    )
-    measure.parties.set(actors[code] for code in chooser.sample(CODES, chooser.randint(0, 2)))
-    seen = set()
-    for _ in range(chooser.randint(1, 6)):
-        day = D(2020, 1, 1) + datetime.timedelta(days=chooser.randint(0, 3 * 365))
-        precision = chooser.choice(["day", "day", "month", "year"])
-        if precision == "month":
-            day = day.replace(day=1)
-        elif precision == "year":
-            day = day.replace(month=1, day=1)
-        code = chooser.choice([None, *CODES])
-        kind = chooser.choice(MEASURE_KINDS if code is None else ACTOR_KINDS)
-        if (code, kind, day) in seen:
-            continue
-        seen.add((code, kind, day))
-        Event.objects.create(
-            measure=measure,
-            actor=actors[code] if code else None,
-            kind=kind,
-            date=day,
-            date_precision=precision,
-            certainty=chooser.choice(["confirmed", "reported", "disputed"]),
-        )
-        end = rules.period_end(day, precision)
-        boundaries |= {day, end, end + datetime.timedelta(days=1)}
 
 
 def answers_on(on: datetime.date) -> dict[str, dict[str, rules.Answer[rules.Participation]]]:

@@ -12,10 +12,10 @@ import pytest
 from proposals import status as rules
 from proposals.models import Measure, Position, certainly_taken_by
 from tests.factories import ActorFactory, MeasureFactory, PositionFactory
+from tests.proposals.histories import EDGES, STANCES, coarse_day, days_around
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
-STANCES = [choice for choice, _ in Position.Stance.choices]
 ASKED = [("endorses", "proposes"), ("opposes",), ("neutral", "conditional")]
 
 
@@ -26,18 +26,13 @@ def histories() -> list[datetime.date]:
     the days worth asking about: each period's first and last day and the day after it."""
     chooser = random.Random(12)  # noqa: S311  # a fixed draw, so a failure replays
     chn, usa = ActorFactory(code="CHN"), ActorFactory(code="USA")
-    days = {D(2019, 12, 31), D(2023, 1, 1)}
+    days = set(EDGES)
     for number in range(40):
         measure = MeasureFactory(slug=f"m-{number:02d}")
         PositionFactory(measure=measure, actor=usa, stance="endorses", date=D(2021, 5, 5))
         taken = set()
         for _ in range(chooser.randint(1, 4)):
-            day = D(2020, 1, 1) + datetime.timedelta(days=chooser.randint(0, 3 * 365))
-            precision = chooser.choice(["day", "day", "month", "year"])
-            if precision == "month":
-                day = day.replace(day=1)
-            elif precision == "year":
-                day = day.replace(month=1, day=1)
+            day, precision = coarse_day(chooser)
             if day in taken:
                 continue
             taken.add(day)
@@ -49,8 +44,7 @@ def histories() -> list[datetime.date]:
                 date_precision=precision,
                 certainty=chooser.choice(["confirmed", "reported"]),
             )
-            end = rules.period_end(day, precision)
-            days |= {day, end, end + datetime.timedelta(days=1)}
+            days |= days_around(day, precision)
     return sorted(days)
 
 

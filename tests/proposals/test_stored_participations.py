@@ -2,9 +2,9 @@
 admin (forms, history revert), the import (in process and through the API), ``QuerySet.update``,
 ``bulk_create``, ``bulk_update`` and plain saves in a shell, on events, measures, named parties
 and actors' successors. After each write the stored rows are compared with what the rules derive
-from the events (``Measure.participations_on``, not the code that stores them); raw SQL, the one
-writer no hook sees, is found by ``recompute_statuses --check`` and repaired by the daily job,
-which also lets dated events take effect."""
+from the events (``tests.proposals.drift``: ``Measure.participations_on``, not the code that
+stores them); raw SQL, the one writer no hook sees, is found by ``recompute_statuses --check``
+and repaired by the daily job, which also lets dated events take effect."""
 
 from __future__ import annotations
 
@@ -22,39 +22,13 @@ from rest_framework.test import APIClient
 
 from proposals import derived
 from proposals.dataset import FORMAT, dataset_import
-from proposals.models import Actor, Event, Measure, MeasureParticipation, MeasureParty
+from proposals.models import Actor, Event, Measure, MeasureParty
 from proposals.tasks import recompute_all_statuses
 from tests.factories import ActorFactory, EventFactory, MeasureFactory
+from tests.proposals.drift import assert_no_drift
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
-
-
-def stored() -> dict[tuple[str, str], str]:
-    """``{(slug, actor code): value}``: the value when certain, else ``a|b`` (``none``)."""
-    rows = MeasureParticipation.objects.values_list(
-        "measure__slug", "actor__code", "participation", "possible"
-    )
-    return {
-        (slug, code): value or "|".join(possible.strip(",").split(","))
-        for slug, code, value, possible in rows
-    }
-
-
-def by_the_rules() -> dict[tuple[str, str], str]:
-    """The same, derived from the events today, measure by measure."""
-    result = {}
-    for measure in Measure.objects.all():
-        for code, answer in measure.participations_on().items():
-            values = [str(value) if value else "none" for value in answer.possible]
-            result[(measure.slug, code)] = "|".join(values)
-    return result
-
-
-def assert_no_drift() -> dict[tuple[str, str], str]:
-    rows = stored()
-    assert rows == by_the_rules()
-    return rows
 
 
 @pytest.fixture

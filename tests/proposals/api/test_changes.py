@@ -29,6 +29,7 @@ from proposals.models import (
     Category,
     ChangeLog,
     Measure,
+    MeasureInvolvement,
     MeasureParticipation,
     ParticipationSpan,
     StatusSpan,
@@ -568,10 +569,10 @@ def test_the_migration_backfills_the_log_from_the_history_in_the_feeds_order(
     ]
     executor = migrate(executor, before)  # no log, no triggers: history as it was
     try:
-        # Today's code stores participations and answers over time as it writes
+        # Today's code stores participations, involvement and answers over time as it writes
         # (proposals.derived); their tables come after the log, so they are there only while
         # that history is written.
-        derived_tables = (MeasureParticipation, StatusSpan, ParticipationSpan)
+        derived_tables = (MeasureParticipation, MeasureInvolvement, StatusSpan, ParticipationSpan)
         with connection.schema_editor() as editor:
             for model in derived_tables:
                 editor.create_model(model)

@@ -370,7 +370,7 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         (``proposals.spans``, the rules' answers over time), one index probe per measure looked
         at; the stored ``status`` serves today's filter (``with_stored_status``)."""
         spans = StatusSpan.objects.filter(
-            _holding_on(on),
+            holding_on(on),
             _stored_is("status", statuses, certain_only=certain_only),
             measure_id=models.OuterRef("pk"),
         )
@@ -402,7 +402,7 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         index probe per measure looked at."""
         actor_id = models.Subquery(Actor.objects.filter(code=code).values("pk"))
         spans = ParticipationSpan.objects.filter(
-            _holding_on(on),
+            holding_on(on),
             _stored_is("participation", participations, certain_only=certain_only),
             measure_id=models.OuterRef("pk"),
             actor_id=actor_id,
@@ -742,7 +742,7 @@ def certainly_taken_by(on: datetime.date) -> Q:
     return Q(date_precision=DatePrecision.DAY, date__lte=on) | months | years
 
 
-def _holding_on(on: datetime.date) -> Q:
+def holding_on(on: datetime.date) -> Q:
     """Spans that hold on ``on``."""
     return Q(starts__lte=on) & (Q(ends__isnull=True) | Q(ends__gt=on))
 

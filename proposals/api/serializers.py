@@ -45,8 +45,10 @@ from proposals.models import (
     Measure,
     MeasureParticipation,
     MeasureParty,
+    ParticipationSpan,
     Position,
     check_date_precision,
+    holding_on,
     lineage,
     rule_inputs,
 )
@@ -1075,13 +1077,11 @@ def actor_detail_extras(actor: Actor, *, as_of: datetime.date | None) -> dict[st
             today = derived.Stored(*values).answer()
             participations.append({"measure": slug, **today.as_dict("participation")})
     else:
-        # Measures it acted on or is a named party of (itself or a predecessor), the first in
-        # slug order; a measure among them may give no participation, so the list is cut when
-        # more measures than these remain, whatever they would give.
-        acted = Event.objects.filter(measure=OuterRef("pk"), actor__code__in=codes, date__lte=on)
-        named = MeasureParty.objects.filter(measure=OuterRef("pk"), actor__code__in=codes)
+        # The first measures, in slug order, in which it had a participation that day (the
+        # stored answers over time say which); the rules then give each its whole answer.
+        spans = ParticipationSpan.objects.filter(holding_on(on), actor=actor)
         involved = list(
-            Measure.objects.filter(Exists(acted) | Exists(named))
+            Measure.objects.filter(pk__in=spans.values("measure_id"))
             .order_by("slug")
             .values_list("pk", "slug")[: limit + 1]
         )

@@ -43,8 +43,8 @@ def test_the_detail_has_positions_and_participations_through_predecessors(
     PositionFactory(measure=talks, actor=rus, stance="opposes", date=D(2020, 1, 1))
     # 1 the actor (successor joined), 2 successor map, 3 its first positions, 4 the first
     # measures it took a position on, 5 its positions on those and on the positions' measures
-    # (for `current`), 6 the first measures it or its predecessors acted on or are named parties
-    # of, 7-9 their parties, scopes and events.
+    # (for `current`), 6 the first measures in which it had a participation that day (its
+    # stored answers over time), 7-9 their parties, scopes and events.
     with django_assert_num_queries(9):
         body = anonymous.get(f"{URL}rus/", {"as_of": "2018-06-01"}).json()
     assert body["code"] == "RUS"

@@ -91,10 +91,10 @@ FILTERED = [
     # actor's stored participation rows as a subquery), 4 page.
     pytest.param("party=USA", 4, id="party"),
     pytest.param("party=USA&certain=true", 4, id="party-certain"),
-    # Another day's are derived: 1 data version, 2 the actor code exists, 3 successor map, 4-6
-    # the rules' inputs of the measures the actor is involved in (named parties, scopes,
-    # events), 7 COUNT, 8 page.
-    pytest.param("party=USA&as_of=2001-07-01", 8, id="party-as_of"),
+    # Another day's are stored as spans over time: 1 data version, 2 the actor code exists,
+    # 3 COUNT (the actor's spans holding that day, as a subquery), 4 page.
+    pytest.param("party=USA&as_of=2001-07-01", 4, id="party-as_of"),
+    pytest.param("status=in_force&as_of=2001-07-01", 3, id="status-as_of"),
 ]
 
 

@@ -30,10 +30,11 @@ pytestmark = pytest.mark.django_db
 # URL, one insert of the new ones and one of their history rows, 33 the event's citations,
 # 34-35 one insert of the new citations and one of their history rows, 36 release,
 # 37-38 the event read back with its citations for the answer.
-# Five more store the measure's derived rows (proposals.derived): its participations (their
-# read and insert) and who is involved in it (the actors of its events, positions and parties,
-# the stored rows, the insert of the event's actor).
-QUERIES = 43
+# Eight more store the measure's derived rows (proposals.derived): its participations (their
+# read and insert), who is involved in it (the actors of its events, positions and parties,
+# the stored rows, the insert of the event's actor) and its answers over time (the stored
+# status and participation spans read, the new status span inserted).
+QUERIES = 46
 
 
 @pytest.fixture

@@ -71,7 +71,6 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
-from proposals import spans
 from proposals import status as rules
 
 
@@ -282,7 +281,8 @@ def drift(*, on: datetime.date | None = None) -> Drift:
     """Every stored status, participation and involvement that is not the derived one."""
     from proposals.models import Measure, MeasureInvolvement, MeasureParticipation
 
-    found, actor_ids = derive(on=on)
+    inputs = Inputs.read(None)
+    found, actor_ids = _derive(inputs, on=on or timezone.localdate())
     codes = {pk: code for code, pk in actor_ids.items()}
     statuses = []
     slugs = {}
@@ -331,12 +331,14 @@ def drift(*, on: datetime.date | None = None) -> Drift:
         statuses,
         sorted(participations, key=lambda item: item[0]),
         sorted(involved, key=lambda item: item[0]),
-        _spans_drift(slugs, codes),
+        _spans_drift(inputs, slugs, codes),
     )
 
 
-def _spans_drift(slugs: dict[int, str], codes: dict[int, str]) -> list[tuple[str, Stored, Stored]]:
-    wanted = wanted_spans(Inputs.read(None))
+def _spans_drift(
+    inputs: Inputs, slugs: dict[int, str], codes: dict[int, str]
+) -> list[tuple[str, Stored, Stored]]:
+    wanted = wanted_spans(inputs)
     stored = set(stored_spans(None))
 
     def written(rows: set[tuple[Any, ...]], measure: int) -> Stored:
@@ -481,9 +483,12 @@ def wanted_spans(inputs: Inputs) -> set[tuple[Any, ...]]:
     """The status and participation spans the rules give these measures, as rows:
     ``(measure, None, starts, ends, value, possible)`` for a status, the actor's id in place of
     ``None`` for a participation."""
+    # Not at the top: spans reads the stored form (``Stored``) from here.
+    from proposals.spans import spans_of
+
     rows: set[tuple[Any, ...]] = set()
     for measure_id, (facts, measure) in inputs.measures.items():
-        status, participations = spans.spans_of(facts, measure, inputs.successor_of)
+        status, participations = spans_of(facts, measure, inputs.successor_of)
         rows |= {(measure_id, None, *astuple(span)) for span in status}
         rows |= {
             (measure_id, inputs.actor_ids[code], *astuple(span))

@@ -380,12 +380,9 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         self, *, statuses: Iterable[str], certain_only: bool = False
     ) -> MeasureQuerySet:
         """Today's status, from the stored copy (``proposals.derived``): an indexed filter."""
-        wanted = list(statuses)
-        condition = Q(status__in=wanted)
-        if not certain_only:
-            for value in wanted:
-                condition |= Q(status_possible__contains=f",{value},")
-        return self.filter(condition)
+        return self.filter(
+            _stored_is("status", statuses, certain_only=certain_only, possible="status_possible")
+        )
 
     def with_participation(
         self,
@@ -415,11 +412,7 @@ class MeasureQuerySet(models.QuerySet["Measure"]):
         """Today's participation (``with_participation`` for today), from the stored rows
         (``MeasureParticipation``, kept by ``proposals.derived``): an index range scan of the
         actor's rows with those values, and of its uncertain ones unless ``certain_only``."""
-        wanted = list(participations)
-        condition = Q(participation__in=wanted)
-        if not certain_only:
-            for value in wanted:
-                condition |= Q(participation="", possible__contains=f",{value},")
+        condition = _stored_is("participation", participations, certain_only=certain_only)
         rows = MeasureParticipation.objects.filter(condition, actor__code=code)
         return self.filter(pk__in=rows.values("measure_id"))
 
@@ -747,14 +740,16 @@ def holding_on(on: datetime.date) -> Q:
     return Q(starts__lte=on) & (Q(ends__isnull=True) | Q(ends__gt=on))
 
 
-def _stored_is(field: str, wanted: Iterable[str], *, certain_only: bool) -> Q:
-    """Stored answers (``proposals.derived.Stored``) that are one of ``wanted`` — or may be,
-    unless ``certain_only``."""
+def _stored_is(
+    field: str, wanted: Iterable[str], *, certain_only: bool, possible: str = "possible"
+) -> Q:
+    """Stored answers (``proposals.derived.Stored``: ``field`` when certain, else every value in
+    ``possible``) that are one of ``wanted`` — or may be, unless ``certain_only``."""
     values = list(wanted)
     condition = Q(**{f"{field}__in": values})
     if not certain_only:
         for value in values:
-            condition |= Q(**{field: "", "possible__contains": f",{value},"})
+            condition |= Q(**{field: "", f"{possible}__contains": f",{value},"})
     return condition
 
 

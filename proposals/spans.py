@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proposals import status as rules
+from proposals.derived import Stored
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,8 @@ class Span:
 
 
 def _stored(answer: rules.Answer[Any]) -> tuple[str, str]:
-    if answer.certain:
-        return (str(answer.value) if answer.value else "", "")
-    values = ",".join(str(value) if value else "none" for value in answer.possible)
-    return ("", f",{values},")
+    stored = Stored.of(answer)
+    return stored.value, stored.possible
 
 
 def _merge(spans: list[Span], day: datetime.date, answer: tuple[str, str]) -> None:

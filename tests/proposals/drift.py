@@ -62,3 +62,21 @@ def assert_no_drift() -> dict[tuple[str, str], str]:
     assert rows == participations_by_the_rules()
     assert stored_involvement() == involvement_by_the_facts()
     return rows
+
+
+def event_form(event: Event, **changes: object) -> dict[str, object]:
+    """The admin form of ``event`` as a curator posts it, with ``changes``."""
+    form: dict[str, object] = {
+        "measure": event.measure_id,
+        "kind": event.kind,
+        "date": event.date.isoformat(),
+        "date_precision": event.date_precision,
+        "actor": event.actor_id or "",
+        "scope_note": event.scope_note,
+        "certainty": event.certainty,
+        "description": event.description,
+        "citations-TOTAL_FORMS": "0",
+        "citations-INITIAL_FORMS": "0",
+    }
+    form.update(changes)
+    return form

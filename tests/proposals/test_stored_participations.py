@@ -25,7 +25,7 @@ from proposals.dataset import FORMAT, dataset_import
 from proposals.models import Actor, Event, Measure, MeasureParty
 from proposals.tasks import recompute_all_statuses
 from tests.factories import ActorFactory, EventFactory, MeasureFactory
-from tests.proposals.drift import assert_no_drift
+from tests.proposals.drift import assert_no_drift, event_form
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -45,23 +45,6 @@ def inf() -> Measure:
 
 
 # --- the admin ----------------------------------------------------------------------------------
-
-
-def event_form(event: Event, **changes: object) -> dict[str, object]:
-    form: dict[str, object] = {
-        "measure": event.measure_id,
-        "kind": event.kind,
-        "date": event.date.isoformat(),
-        "date_precision": event.date_precision,
-        "actor": event.actor_id or "",
-        "scope_note": event.scope_note,
-        "certainty": event.certainty,
-        "description": event.description,
-        "citations-TOTAL_FORMS": "0",
-        "citations-INITIAL_FORMS": "0",
-    }
-    form.update(changes)
-    return form
 
 
 def test_the_admin_event_form(inf: Measure, admin_client: Client) -> None:
